@@ -1,0 +1,54 @@
+"""The append-only timeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.models import Event
+
+SYSTEM = "system"
+STRIPE = "stripe"
+CLIENT = "client"
+
+
+def freelancer_actor(freelancer_id: int) -> str:
+    """The actor string of a freelancer acting on their own data."""
+    return f"freelancer:{freelancer_id}"
+
+
+def record(
+    session: Session,
+    *,
+    subject_type: str,
+    subject_id: int | str,
+    action: str,
+    actor: str = SYSTEM,
+    freelancer_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Append one event; flushed, not committed."""
+    event = Event(
+        subject_type=subject_type,
+        subject_id=str(subject_id),
+        action=action,
+        actor=actor,
+        freelancer_id=freelancer_id,
+        data=data or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def timeline(session: Session, subject_type: str, subject_id: int | str) -> list[Event]:
+    """One object's events, oldest first."""
+    return list(
+        session.scalars(
+            select(Event)
+            .where(Event.subject_type == subject_type, Event.subject_id == str(subject_id))
+            .order_by(Event.id)
+        )
+    )

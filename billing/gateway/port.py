@@ -1,0 +1,173 @@
+"""The payment gateway port: what the engine needs from Stripe, and nothing more.
+
+Two implementations: `billing.gateway.stripe_adapter.StripeGateway` (the
+official SDK, talking to Stripe or to the `localstripe` fake server) and
+`billing.gateway.memory.InMemoryGateway` (fast unit tests of our own logic).
+
+Rules every implementation keeps:
+- every write takes an `idempotency_key` (derived from our row id and attempt);
+- a declined card or a 3-D Secure challenge on a PaymentIntent is an
+  *outcome* (`PaymentIntentResult.failure` / `status == "requires_action"`),
+  not an exception;
+- exceptions are the `billing.errors.Gateway*` family only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from billing.money import Money
+
+CaptureMethod = Literal["automatic", "manual"]
+
+# Stripe's PaymentIntent statuses.
+REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+REQUIRES_CONFIRMATION = "requires_confirmation"
+REQUIRES_ACTION = "requires_action"
+PROCESSING = "processing"
+REQUIRES_CAPTURE = "requires_capture"
+SUCCEEDED = "succeeded"
+CANCELED = "canceled"
+
+# Decline codes after which retrying the same card is pointless or forbidden
+# (card networks fine merchants who retry these).
+HARD_DECLINE_CODES = frozenset(
+    {
+        "do_not_honor_permanently",
+        "do_not_try_again",
+        "fraudulent",
+        "invalid_account",
+        "lost_card",
+        "merchant_blacklist",
+        "pickup_card",
+        "restricted_card",
+        "revocation_of_all_authorizations",
+        "revocation_of_authorization",
+        "security_violation",
+        "stolen_card",
+        "stop_payment_order",
+        "card_not_supported",
+        "currency_not_supported",
+        "incorrect_number",
+        "invalid_number",
+        "expired_card",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a payment attempt failed, as Stripe reported it."""
+
+    code: str
+    message: str
+    decline_code: str | None = None
+
+    @property
+    def hard(self) -> bool:
+        """A hard decline: no automatic retry of this card."""
+        return (self.decline_code or self.code) in HARD_DECLINE_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class SetupIntentResult:
+    id: str
+    client_secret: str
+    status: str
+    customer_id: str | None
+    payment_method_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntentResult:
+    id: str
+    client_secret: str
+    status: str
+    amount: Money
+    amount_capturable_minor: int
+    amount_received_minor: int
+    customer_id: str | None
+    payment_method_id: str | None
+    failure: Failure | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    id: str
+    payment_intent_id: str | None
+    amount_minor: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CardDetails:
+    payment_method_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+class PaymentGateway(Protocol):
+    """What the engine asks of a payment provider."""
+
+    def check_connection(self) -> None:
+        """Raise `GatewayAuthError` if the keys are refused."""
+
+    def create_customer(
+        self, *, email: str, name: str, idempotency_key: str, metadata: dict[str, str] | None = None
+    ) -> str:
+        """Create a customer and return its id."""
+
+    def create_setup_intent(
+        self, *, customer_id: str, idempotency_key: str, metadata: dict[str, str] | None = None
+    ) -> SetupIntentResult:
+        """Start saving a card for off-session use (confirmed in the browser)."""
+
+    def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntentResult:
+        """Read a SetupIntent, e.g. after the browser confirmed it."""
+
+    def create_payment_intent(
+        self,
+        *,
+        amount: Money,
+        customer_id: str,
+        payment_method_id: str,
+        capture_method: CaptureMethod,
+        off_session: bool,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> PaymentIntentResult:
+        """Create and confirm a PaymentIntent with a saved card.
+
+        A decline comes back as a result with `failure` set; a 3-D Secure
+        challenge as `status == "requires_action"`.
+        """
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
+        """Read a PaymentIntent's current state."""
+
+    def capture_payment_intent(
+        self, payment_intent_id: str, *, amount_minor: int | None, idempotency_key: str
+    ) -> PaymentIntentResult:
+        """Capture an authorised PaymentIntent, fully (`None`) or partially."""
+
+    def cancel_payment_intent(
+        self, payment_intent_id: str, *, idempotency_key: str
+    ) -> PaymentIntentResult:
+        """Cancel a PaymentIntent, releasing any hold."""
+
+    def refund(
+        self,
+        payment_intent_id: str,
+        *,
+        amount_minor: int | None,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> RefundResult:
+        """Refund a captured PaymentIntent, fully (`None`) or partially."""
+
+    def retrieve_card(self, payment_method_id: str) -> CardDetails:
+        """Brand, last four digits and expiry of a saved card."""

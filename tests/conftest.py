@@ -1,0 +1,172 @@
+"""Shared fixtures: an app on a migrated SQLite file per test, API helpers, PostgreSQL.
+
+PostgreSQL tests need TEST_DATABASE_URL; they are skipped with a visible reason
+elsewhere and required when REQUIRE_POSTGRES=1 (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from webapp import create_app
+from webapp.extensions import make_engine
+from webapp.migrate import upgrade
+
+pytest_plugins = ["tests.plugins.fake_stripe", "tests.plugins.smtp"]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head; each test copies it (fast, isolated)."""
+    path = tmp_path_factory.mktemp("template") / "acompte.sqlite"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """The settings a test app runs with: no real network, a throwaway everything."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "DATABASE_URL": database_url,
+        "BASE_URL": "http://127.0.0.1:5000",
+        "STRIPE_API_BASE": "http://127.0.0.1:9",  # nothing listens: tests opt in
+        "STRIPE_SECRET_KEY": "sk_test_instance",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_instance",
+        "STRIPE_WEBHOOK_SECRET": "whsec_instance_secret",
+        "HUEY_URL": f"sqlite:///{tmp_path / 'huey.sqlite'}",
+        "SMTP_URL": None,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "ENCRYPTION_KEYS": None,
+    }
+
+
+@pytest.fixture
+def database_url(migrated_sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "acompte.sqlite"
+    shutil.copy(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Override in a test module to change settings before the app is built."""
+    return base_config(database_url, tmp_path)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    from webapp.extensions import limiter
+
+    app = create_app(app_config)
+    limiter.reset()
+    with app.app_context():
+        yield app
+    from webapp.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db_session(app: Flask):
+    from webapp.extensions import db
+
+    return db.session
+
+
+_seq = count(1)
+
+
+@pytest.fixture
+def make_freelancer(client: FlaskClient) -> Callable[..., dict[str, Any]]:
+    """A factory: signs a freelancer up through the API and returns id, slug, token, headers."""
+
+    def make(**overrides: Any) -> dict[str, Any]:
+        n = next(_seq)
+        body = {
+            "email": f"freelancer{n}@example.test",
+            "password": "correct horse battery",
+            "display_name": f"Freelancer {n}",
+            "slug": f"freelancer-{n}",
+        }
+        body.update(overrides)
+        created = client.post("/api/v1/signup", json=body)
+        assert created.status_code == 201, created.get_json()
+        token = client.post(
+            "/api/v1/tokens", json={"email": body["email"], "password": body["password"]}
+        )
+        assert token.status_code == 201, token.get_json()
+        value = token.get_json()["token"]
+        return {
+            **created.get_json(),
+            **body,
+            "token": value,
+            "headers": {"Authorization": f"Bearer {value}"},
+        }
+
+    return make
+
+
+# --- PostgreSQL -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """TEST_DATABASE_URL, or a skip with the reason (a failure when REQUIRE_POSTGRES=1)."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+        pytest.skip(
+            "PostgreSQL tests need TEST_DATABASE_URL "
+            "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
+    return url
+
+
+def reset_postgres(url: str) -> None:
+    """Drop and recreate the public schema: every PostgreSQL test starts empty."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_database_url(pg_url: str) -> str:
+    """A migrated, empty PostgreSQL database for one test."""
+    reset_postgres(pg_url)
+    upgrade(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def pg_app(pg_database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on PostgreSQL."""
+    from webapp.extensions import db, limiter
+
+    app = create_app(base_config(pg_database_url, tmp_path))
+    limiter.reset()
+    with app.app_context():
+        yield app
+    db.session.remove()
+    db.engine.dispose()

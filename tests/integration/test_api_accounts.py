@@ -1,0 +1,90 @@
+"""Sign-up, tokens and the business profile over the JSON API."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.accounts.models import ApiToken, Freelancer, hash_token
+
+VALID_SIRET = "73282932000074"
+VALID_IBAN = "FR7630006000011234567890189"
+
+
+def test_signup_then_token_then_me(client, make_freelancer):
+    # given a freelancer signed up through the API
+    freelancer = make_freelancer(slug="marie-dupont", display_name="Marie Dupont")
+    # when they read their profile with the bearer token
+    me = client.get("/api/v1/me", headers=freelancer["headers"])
+    # then it is theirs, with the French defaults
+    assert me.status_code == 200
+    body = me.get_json()
+    assert body["slug"] == "marie-dupont"
+    assert body["timezone"] == "Europe/Paris"
+    assert body["currency"] == "eur"
+    assert body["vat_regime"] == "franchise"
+    assert body["penalty_rate"] is None
+
+
+def test_token_is_stored_hashed(client, make_freelancer, db_session):
+    freelancer = make_freelancer()
+    stored = db_session.scalars(select(ApiToken.token_hash)).all()
+    assert freelancer["token"] not in stored
+    assert hash_token(freelancer["token"]) in stored
+
+
+def test_password_is_argon2id(make_freelancer, db_session):
+    make_freelancer(email="argon@example.test")
+    row = db_session.scalar(select(Freelancer).where(Freelancer.email == "argon@example.test"))
+    assert row.password_hash.startswith("$argon2id$")
+
+
+def test_duplicate_email_and_slug_conflict(client, make_freelancer, db_session):
+    make_freelancer(email="taken@example.test", slug="taken-slug")
+    answer = client.post(
+        "/api/v1/signup",
+        json={
+            "email": "TAKEN@example.test",
+            "password": "another long password",
+            "display_name": "Other",
+            "slug": "taken-slug",
+        },
+    )
+    assert answer.status_code == 409
+    assert set(answer.get_json()["error"]["fields"]) == {"email", "slug"}
+    assert db_session.scalar(select(func.count(Freelancer.id))) == 1
+
+
+def test_wrong_password_gets_401(client, make_freelancer):
+    freelancer = make_freelancer()
+    answer = client.post(
+        "/api/v1/tokens", json={"email": freelancer["email"], "password": "wrong password!"}
+    )
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["code"] == "invalid_credentials"
+
+
+def test_patch_profile_valid(client, make_freelancer):
+    freelancer = make_freelancer()
+    answer = client.patch(
+        "/api/v1/me",
+        headers=freelancer["headers"],
+        json={
+            "legal_name": "Marie Dupont EI",
+            "siret": "732 829 320 00074",
+            "iban": "FR76 3000 6000 0112 3456 7890 189",
+            "bic": "AGRIFRPP",
+            "vat_regime": "vat",
+            "vat_rate": 20,
+            "penalty_rate": "13.15",
+            "payment_terms_days": 45,
+            "timezone": "America/Montreal",
+            "currency": "CAD",
+        },
+    )
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["siret"] == VALID_SIRET
+    assert body["iban"] == VALID_IBAN
+    assert body["vat_rate"] == 20
+    assert body["penalty_rate"] == 13.15
+    assert body["currency"] == "cad"

@@ -1,0 +1,1 @@
+"""Fixtures for the real localstripe server (filled in by the gateway work)."""

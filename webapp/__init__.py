@@ -1,0 +1,107 @@
+"""Acompte's web application: `create_app` assembles it as a list of steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+from webapp.config import PROJECT_ROOT, from_environment
+from webapp.extensions import babel, csrf, db, limiter, login_manager
+
+SUPPORTED_LOCALES = ("fr", "en")
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment, then apply `config` overrides (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "webapp" / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    register_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
+    app.config.update(from_environment(Path(app.instance_path)))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
+        BABEL_DEFAULT_LOCALE="fr",
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if overrides:
+        app.config.update(overrides)
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI", "memory://")
+
+
+def select_locale() -> str:
+    """The freelancer's language when logged in, else the browser's, else French."""
+    from flask_login import current_user
+
+    chosen = request.args.get("lang") or request.cookies.get("lang")
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
+    if getattr(current_user, "is_authenticated", False):
+        return current_user.locale
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "fr"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "strong"
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["SUPPORTED_LOCALES"] = SUPPORTED_LOCALES
+
+    from webapp.accounts.models import Freelancer
+
+    @login_manager.user_loader
+    def load_freelancer(freelancer_id: str) -> Freelancer | None:
+        if not freelancer_id.isdigit():
+            return None
+        freelancer = db.session.get(Freelancer, int(freelancer_id))
+        return freelancer if freelancer and freelancer.is_active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.accounts.routes import bp as accounts_bp
+    from webapp.api import bp as api_bp
+    from webapp.dev.routes import bp as dev_bp
+    from webapp.stripe_connect.routes import bp as stripe_connect_bp
+    from webapp.webhooks.routes import bp as webhooks_bp
+
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(stripe_connect_bp)
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(dev_bp)
+
+
+def register_errors(app: Flask) -> None:
+    from webapp.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_cli(app: Flask) -> None:
+    from webapp.cli import register_commands
+
+    register_commands(app)

@@ -1,0 +1,87 @@
+"""Freelancers and their API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from billing.db import Base, UTCDateTime, utcnow
+
+VAT_FRANCHISE = "franchise"  # franchise en base: "TVA non applicable, art. 293 B du CGI"
+VAT_STANDARD = "vat"
+
+
+class Freelancer(Base):
+    """A freelancer's account and business profile (the invoices' seller side)."""
+
+    __tablename__ = "freelancer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    locale: Mapped[str] = mapped_column(String(5), default="fr")
+    # Business profile, all optional until the first invoice needs them.
+    legal_name: Mapped[str] = mapped_column(String(200), default="")
+    siret: Mapped[str] = mapped_column(String(14), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    vat_regime: Mapped[str] = mapped_column(String(20), default=VAT_FRANCHISE)
+    # Rates in basis points (2000 = 20.00 %): exact, no floats.
+    vat_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
+    iban: Mapped[str] = mapped_column(String(34), default="")
+    bic: Mapped[str] = mapped_column(String(11), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    currency: Mapped[str] = mapped_column(String(3), default="eur")
+    # None: the legal default, ECB rate + 10 points (Code de commerce L441-10).
+    penalty_rate_bp: Mapped[int | None] = mapped_column(Integer)
+    payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("vat_regime IN ('franchise', 'vat')", name="vat_regime"),
+        CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat_rate_range"),
+        CheckConstraint(
+            "payment_terms_days >= 0 AND payment_terms_days <= 60", name="payment_terms_range"
+        ),
+    )
+
+    # Flask-Login's user protocol, spelled out rather than inherited.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+def hash_token(token: str) -> str:
+    """How tokens are stored: SHA-256 (they are long and random, so no salt is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token(prefix: str) -> str:
+    """A fresh unguessable token, e.g. `acp_…` for API tokens."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API, stored as its hash only."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    freelancer_id: Mapped[int] = mapped_column(ForeignKey("freelancer.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,58 @@
+"""Configuration from the environment (see CONTRACT.md, "Configuration")."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FAKE_STRIPE = "http://127.0.0.1:8420"
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A SECRET_KEY kept in instance/ so that dev restarts keep sessions valid."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def from_environment(instance_path: Path) -> dict[str, Any]:
+    """Read every setting the contract names; development defaults where safe."""
+    env = os.environ
+    base_url = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    stripe_api_base = env.get("STRIPE_API_BASE")
+    if stripe_api_base is None and not env.get("STRIPE_SECRET_KEY"):
+        # No real keys and no override: the embedded fake server.
+        stripe_api_base = DEFAULT_FAKE_STRIPE
+    js_default = (
+        f"{stripe_api_base.rstrip('/')}/js.stripe.com/v3/"
+        if stripe_api_base
+        else "https://js.stripe.com/v3/"
+    )
+    secret_key = env.get("SECRET_KEY") or _instance_secret(instance_path)
+    return {
+        "SECRET_KEY": secret_key,
+        "DATABASE_URL": env.get("DATABASE_URL", "sqlite:///instance/acompte.sqlite"),
+        "BASE_URL": base_url,
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", "sk_test_acompte_fake"),
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", "pk_test_acompte_fake"),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", "whsec_acompte_fake"),
+        "STRIPE_API_BASE": stripe_api_base,
+        "STRIPE_JS_URL": env.get("STRIPE_JS_URL", js_default),
+        "HUEY_URL": env.get("HUEY_URL", "sqlite:///instance/huey.sqlite"),
+        "SMTP_URL": env.get("SMTP_URL"),
+        "MAIL_FROM": env.get("MAIL_FROM", "Acompte <no-reply@acompte.localhost>"),
+        # Comma-separated Fernet keys, newest first; unset: derived from SECRET_KEY.
+        "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "SHOW_OUTBOX": env.get("SHOW_OUTBOX", "1" if not base_url.startswith("https") else "0")
+        == "1",
+        "SESSION_COOKIE_SECURE": base_url.startswith("https"),
+    }

@@ -1,0 +1,108 @@
+"""One error shape for the JSON API; friendly pages for people. Never a 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+}
+
+
+class ApiError(Exception):
+    """An error the API answers with `{"error": {code, message, fields}}`."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _CODES.get(status, "error")
+        self.message = message
+        self.fields = fields or {}
+
+
+def error_response(
+    status: int, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None
+) -> tuple[Response, int]:
+    """The contract's error body."""
+    body = {
+        "error": {
+            "code": code or _CODES.get(status, "error"),
+            "message": message,
+            "fields": fields or {},
+        }
+    }
+    return jsonify(body), status
+
+
+def wants_json() -> bool:
+    """API and webhook paths always answer JSON."""
+    return request.path.startswith(("/api/", "/stripe/"))
+
+
+def flatten_messages(messages: Any) -> dict[str, Any]:
+    """marshmallow's messages, with `_schema` renamed for API clients."""
+    if isinstance(messages, dict):
+        return {("_schema" if k == "_schema" else str(k)): v for k, v in messages.items()}
+    return {"_schema": messages}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, code=exc.code, fields=exc.fields)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        return error_response(
+            422, "Some fields are invalid.", fields=flatten_messages(exc.messages)
+        )
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError):
+        if wants_json():
+            return error_response(400, exc.description, code="csrf_failed")
+        return render_template("error.html", status=400, message=exc.description), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        if wants_json():
+            response, status = error_response(status, exc.description or exc.name)
+            if status == 429:
+                response.headers["Retry-After"] = "60"
+            return response, status
+        return render_template("error.html", status=status, message=exc.description), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return error_response(500, "Something went wrong on our side.")
+        return render_template(
+            "error.html", status=500, message="Something went wrong on our side."
+        ), 500

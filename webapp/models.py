@@ -1,0 +1,28 @@
+"""Every table, imported in one place so that metadata is complete (Alembic, tests)."""
+
+from billing.db import Base
+from billing.models import (
+    CardSetup,
+    Event,
+    Payment,
+    PaymentCustomer,
+    Refund,
+    StripeAccount,
+    WebhookEvent,
+)
+from webapp.accounts.models import ApiToken, Freelancer
+from webapp.mail.models import OutboundEmail
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "CardSetup",
+    "Event",
+    "Freelancer",
+    "OutboundEmail",
+    "Payment",
+    "PaymentCustomer",
+    "Refund",
+    "StripeAccount",
+    "WebhookEvent",
+]

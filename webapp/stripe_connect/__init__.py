@@ -1,0 +1,50 @@
+"""Connecting a freelancer's Stripe account, and the gateway every feature uses."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from billing.credentials import INSTANCE_ENDPOINT, StripeCredentials, credentials_for
+from billing.gateway.port import PaymentGateway
+from billing.secrets import SecretBox
+from webapp.extensions import db
+
+
+def secret_box() -> SecretBox:
+    """The configured encryption keys (ENCRYPTION_KEYS, else derived from SECRET_KEY)."""
+    cfg = current_app.config
+    return SecretBox.from_config(cfg.get("ENCRYPTION_KEYS"), cfg["SECRET_KEY"])
+
+
+def instance_credentials() -> StripeCredentials:
+    """The environment's keys: the default for single-freelancer installs and the demo."""
+    cfg = current_app.config
+    return StripeCredentials(
+        secret_key=cfg["STRIPE_SECRET_KEY"],
+        publishable_key=cfg["STRIPE_PUBLISHABLE_KEY"],
+        webhook_secret=cfg["STRIPE_WEBHOOK_SECRET"],
+        api_base=cfg.get("STRIPE_API_BASE"),
+        endpoint=INSTANCE_ENDPOINT,
+    )
+
+
+def credentials(freelancer_id: int) -> StripeCredentials:
+    """The keys acting for this freelancer."""
+    return credentials_for(
+        db.session, freelancer_id, instance=instance_credentials(), box=secret_box()
+    )
+
+
+def gateway_for(creds: StripeCredentials) -> PaymentGateway:
+    """The gateway for these keys; tests may swap in `app.config["GATEWAY_FACTORY"]`."""
+    factory = current_app.config.get("GATEWAY_FACTORY")
+    if factory is not None:
+        return factory(creds)
+    from billing.gateway.stripe_adapter import StripeGateway
+
+    return StripeGateway(creds.secret_key, api_base=creds.api_base)
+
+
+def gateway(freelancer_id: int) -> PaymentGateway:
+    """The gateway acting for this freelancer."""
+    return gateway_for(credentials(freelancer_id))
