@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from webapp import create_app
 from webapp.extensions import make_engine
@@ -68,16 +69,21 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    from webapp.extensions import limiter
+    """The app, with no context pushed: each test request gets its own, as in production."""
+    from webapp.extensions import db, limiter
 
     app = create_app(app_config)
     limiter.reset()
-    with app.app_context():
-        yield app
-    from webapp.extensions import db
-
+    yield app
     db.session.remove()
     db.engine.dispose()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    """An application context, for tests that call app code directly (not via a client)."""
+    with app.app_context():
+        yield app
 
 
 @pytest.fixture
@@ -86,10 +92,12 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def db_session(app: Flask):
+def db_session(app: Flask) -> Iterator[Session]:
+    """A session of the test's own, separate from the requests' sessions."""
     from webapp.extensions import db
 
-    return db.session
+    with db.new_session() as session:
+        yield session
 
 
 _seq = count(1)
@@ -161,12 +169,11 @@ def pg_database_url(pg_url: str) -> str:
 
 @pytest.fixture
 def pg_app(pg_database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """The app on PostgreSQL."""
+    """The app on PostgreSQL (no context pushed)."""
     from webapp.extensions import db, limiter
 
     app = create_app(base_config(pg_database_url, tmp_path))
     limiter.reset()
-    with app.app_context():
-        yield app
+    yield app
     db.session.remove()
     db.engine.dispose()

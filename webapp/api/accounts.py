@@ -7,11 +7,22 @@ from flask import jsonify
 from webapp.accounts import service
 from webapp.accounts.schemas import LoginSchema, ProfileSchema, SignupSchema, dump_profile
 from webapp.api import bp, current_freelancer, json_body, token_required
+from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db, limiter
 
 
 @bp.post("/signup")
+@documented(
+    "Create a freelancer account",
+    body=SignupSchema,
+    status=201,
+    auth=False,
+    response={
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "slug": {"type": "string"}},
+    },
+)
 @limiter.limit("20/hour")
 def signup():
     data = SignupSchema().load(json_body())
@@ -25,6 +36,13 @@ def signup():
 
 
 @bp.post("/tokens")
+@documented(
+    "Exchange e-mail and password for a bearer token",
+    body=LoginSchema,
+    status=201,
+    auth=False,
+    response={"type": "object", "properties": {"token": {"type": "string"}}},
+)
 @limiter.limit("10/minute")
 def create_token():
     data = LoginSchema().load(json_body())
@@ -37,12 +55,14 @@ def create_token():
 
 
 @bp.get("/me")
+@documented("Read the business profile", response=ProfileSchema)
 @token_required
 def get_me():
     return jsonify(dump_profile(current_freelancer()))
 
 
 @bp.patch("/me")
+@documented("Change the business profile", body=ProfileSchema, response=ProfileSchema)
 @token_required
 def patch_me():
     freelancer = current_freelancer()

@@ -1,1 +1,133 @@
-"""The OpenAPI document (placeholder)."""
+"""The OpenAPI document at /api/v1/openapi.json, built from the routes themselves.
+
+Each API view declares its request/response schemas with `@documented`; the
+document walks the URL map, so a route cannot exist without appearing in it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import current_app, jsonify
+from marshmallow import Schema
+
+from webapp.api import bp
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ERROR = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "fields": {"type": "object", "additionalProperties": True},
+            },
+        }
+    },
+}
+
+
+def documented(
+    summary: str,
+    *,
+    body: type[Schema] | None = None,
+    response: type[Schema] | dict[str, Any] | None = None,
+    status: int = 200,
+    auth: bool = True,
+    tag: str = "freelancer",
+) -> Callable[[F], F]:
+    """Attach OpenAPI metadata to an API view."""
+
+    def decorate(view: F) -> F:
+        view.__openapi__ = {
+            "summary": summary,
+            "body": body,
+            "response": response,  # type: ignore[attr-defined]
+            "status": status,
+            "auth": auth,
+            "tag": tag,
+        }
+        return view
+
+    return decorate
+
+
+def _schema_ref(spec: APISpec, schema: type[Schema] | dict[str, Any]) -> Any:
+    if isinstance(schema, dict):
+        return schema
+    name = schema.__name__.removesuffix("Schema")
+    if name not in spec.components.schemas:
+        spec.components.schema(name, schema=schema)
+    return name
+
+
+def build_spec() -> dict[str, Any]:
+    """The OpenAPI 3 document of every /api/v1 route."""
+    spec = APISpec(
+        title="Acompte API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Payment-first booking and milestone billing. "
+            "Money is amount_minor (integer) plus currency."
+        },
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", _ERROR)
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        view = current_app.view_functions[rule.endpoint]
+        meta = getattr(view, "__openapi__", None)
+        if meta is None:
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            operation: dict[str, Any] = {
+                "summary": meta["summary"],
+                "tags": [meta["tag"]],
+                "responses": {
+                    str(meta["status"]): {"description": "OK"},
+                    "4XX": {
+                        "description": "Error",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                    },
+                },
+            }
+            if meta["response"] is not None:
+                operation["responses"][str(meta["status"])]["content"] = {
+                    "application/json": {"schema": _schema_ref(spec, meta["response"])}
+                }
+            if meta["body"] is not None and method in ("POST", "PUT", "PATCH"):
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _schema_ref(spec, meta["body"])}},
+                }
+            if meta["auth"]:
+                operation["security"] = [{"bearer": []}]
+            params = re.findall(r"{([a-z_]+)}", path)
+            if params:
+                operation["parameters"] = [
+                    {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                    for p in params
+                ]
+            paths.setdefault(path, {})[method.lower()] = operation
+    for path, operations in sorted(paths.items()):
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(build_spec())

@@ -6,9 +6,22 @@ from flask import jsonify
 from marshmallow import RAISE, Schema, fields
 
 from webapp.api import bp, current_freelancer, json_body, token_required
+from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.stripe_connect import service
+
+_STATUS = {
+    "type": "object",
+    "properties": {
+        "connected": {"type": "boolean"},
+        "source": {"type": "string", "enum": ["own", "instance"]},
+        "mode": {"type": "string", "enum": ["test", "live"]},
+        "publishable_key": {"type": "string"},
+        "secret_key_last4": {"type": "string", "nullable": True},
+        "webhook_url": {"type": "string"},
+    },
+}
 
 
 class StripeKeysSchema(Schema):
@@ -21,12 +34,18 @@ class StripeKeysSchema(Schema):
 
 
 @bp.get("/stripe-account")
+@documented("Stripe connection status (never the secrets)", response=_STATUS)
 @token_required
 def get_stripe_account():
     return jsonify(service.connection_status(current_freelancer().id))
 
 
 @bp.put("/stripe-account")
+@documented(
+    "Connect or replace your own Stripe keys (stored encrypted)",
+    body=StripeKeysSchema,
+    response=_STATUS,
+)
 @token_required
 def put_stripe_account():
     data = StripeKeysSchema().load(json_body())
@@ -41,6 +60,7 @@ def put_stripe_account():
 
 
 @bp.delete("/stripe-account")
+@documented("Disconnect: payments use the instance's keys again", response=_STATUS)
 @token_required
 def delete_stripe_account():
     freelancer = current_freelancer()
