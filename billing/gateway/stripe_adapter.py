@@ -1,0 +1,394 @@
+"""The `PaymentGateway` port on the official `stripe` SDK (real Stripe or `localstripe`).
+
+Nothing outside this module sees an SDK type or exception: objects become the
+port's dataclasses, `stripe.StripeError` becomes a `billing.errors.Gateway*`.
+
+Retries. The SDK retries by itself, with exponential backoff and jitter
+(0.5 s doubling, capped at 5 s) and the *same* idempotency key, on connection
+errors and timeouts, on 409 (a concurrent request with that key) and on every
+5xx (stripe/_http_client.py `_should_retry`). It does NOT retry 429 (rate limit
+or `lock_timeout`) unless Stripe sends `Stripe-Should-Retry: true`, so
+`_call` adds a small bounded backoff loop for 429 that replays the identical
+request, idempotency key included.
+
+localstripe differences handled here (real Stripe behaves as documented):
+- a declined confirm answers 402 with only the charge id in the error body
+  (real Stripe adds the PaymentIntent); we follow charge → PaymentIntent;
+- PaymentIntents carry no `amount_capturable` / `amount_received`; we derive
+  them from the expanded `latest_charge`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import requests
+import stripe
+
+from billing.errors import (
+    CardError,
+    GatewayAuthError,
+    GatewayError,
+    GatewayRejected,
+    GatewayUnavailable,
+)
+from billing.gateway.port import (
+    REQUIRES_CAPTURE,
+    SUCCEEDED,
+    CaptureMethod,
+    CardDetails,
+    Failure,
+    PaymentIntentResult,
+    RefundResult,
+    SetupIntentResult,
+)
+from billing.money import Money
+
+T = TypeVar("T")
+
+
+class StripeGateway:
+    """A `PaymentGateway` talking HTTP to Stripe, or to `localstripe` via `api_base`."""
+
+    # Backoff for 429s, which the SDK leaves to us; tests may shrink these.
+    RATE_LIMIT_BASE_DELAY = 0.5
+    RATE_LIMIT_MAX_DELAY = 8.0
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_base: str | None = None,
+        max_network_retries: int = 3,
+        timeout: float = 20.0,
+    ) -> None:
+        # One HTTP session per gateway, closed with it: a StripeClient per
+        # instance (never the global `stripe.api_key`) so each freelancer's keys
+        # stay apart, and no socket outlives its gateway (ResourceWarning).
+        self._session = requests.Session()
+        self._close = weakref.finalize(self, self._session.close)
+        self._max_network_retries = max_network_retries
+        self._client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base.rstrip("/")} if api_base else None,
+            max_network_retries=max_network_retries,
+            http_client=stripe.RequestsClient(timeout=timeout, session=self._session),
+        )
+
+    def close(self) -> None:
+        """Release the HTTP connections (also done when the gateway is garbage-collected)."""
+        self._close()
+
+    def __enter__(self) -> StripeGateway:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- the port -----------------------------------------------------------
+
+    def check_connection(self) -> None:
+        """A cheap authenticated read; raises `GatewayAuthError` if the key is refused."""
+        self._call(lambda: self._client.v1.customers.list(params={"limit": 1}))
+
+    def create_customer(
+        self, *, email: str, name: str, idempotency_key: str, metadata: dict[str, str] | None = None
+    ) -> str:
+        """Create a customer and return its id."""
+        params: dict[str, Any] = {"email": email, "name": name}
+        if metadata:
+            params["metadata"] = metadata
+        customer = self._call(
+            lambda: self._client.v1.customers.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        )
+        return str(customer.id)
+
+    def create_setup_intent(
+        self, *, customer_id: str, idempotency_key: str, metadata: dict[str, str] | None = None
+    ) -> SetupIntentResult:
+        """Start saving a card for off-session use; the browser confirms it."""
+        params: dict[str, Any] = {
+            "customer": customer_id,
+            "usage": "off_session",
+            # Cards only: with Stripe's default automatic payment methods a
+            # server-side confirm would also demand a `return_url`.
+            "payment_method_types": ["card"],
+        }
+        if metadata:
+            params["metadata"] = metadata
+        intent = self._call(
+            lambda: self._client.v1.setup_intents.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        )
+        return setup_intent_result(intent.to_dict())
+
+    def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntentResult:
+        """Read a SetupIntent, e.g. after the browser confirmed it."""
+        intent = self._call(lambda: self._client.v1.setup_intents.retrieve(setup_intent_id))
+        return setup_intent_result(intent.to_dict())
+
+    def create_payment_intent(
+        self,
+        *,
+        amount: Money,
+        customer_id: str,
+        payment_method_id: str,
+        capture_method: CaptureMethod,
+        off_session: bool,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> PaymentIntentResult:
+        """Create and confirm a PaymentIntent; a decline is a result with `failure` set."""
+        params: dict[str, Any] = {
+            "amount": amount.amount_minor,
+            "currency": amount.currency,
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "payment_method_types": ["card"],
+            "capture_method": capture_method,
+            "confirm": True,
+        }
+        # Only when True: localstripe rejects `off_session` unless `confirm` is
+        # also sent, and `off_session=false` means nothing to Stripe.
+        if off_session:
+            params["off_session"] = True
+        if metadata:
+            params["metadata"] = metadata
+        try:
+            intent = self._call(
+                lambda: self._client.v1.payment_intents.create(
+                    params=params, options={"idempotency_key": idempotency_key}
+                ),
+                translate_card_errors=False,
+            )
+        except stripe.CardError as exc:
+            # Stripe answers a declined (or, off-session, an authentication-
+            # required) confirm with HTTP 402, yet the PaymentIntent exists and
+            # records the failure: return it as an outcome.
+            payment_intent_id = self._payment_intent_of_decline(exc)
+            if payment_intent_id is None:
+                raise _translate(exc) from exc
+            return self.retrieve_payment_intent(payment_intent_id)
+        return payment_intent_result(intent.to_dict())
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
+        """Read a PaymentIntent's current state."""
+        intent = self._call(lambda: self._client.v1.payment_intents.retrieve(payment_intent_id))
+        return payment_intent_result(intent.to_dict())
+
+    def capture_payment_intent(
+        self, payment_intent_id: str, *, amount_minor: int | None, idempotency_key: str
+    ) -> PaymentIntentResult:
+        """Capture an authorised PaymentIntent, fully (`None`) or partially."""
+        params: dict[str, Any] = {}
+        if amount_minor is not None:
+            params["amount_to_capture"] = amount_minor
+        intent = self._call(
+            lambda: self._client.v1.payment_intents.capture(
+                payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
+            )
+        )
+        return payment_intent_result(intent.to_dict())
+
+    def cancel_payment_intent(
+        self, payment_intent_id: str, *, idempotency_key: str
+    ) -> PaymentIntentResult:
+        """Cancel a PaymentIntent, releasing any hold."""
+        intent = self._call(
+            lambda: self._client.v1.payment_intents.cancel(
+                payment_intent_id, options={"idempotency_key": idempotency_key}
+            )
+        )
+        return payment_intent_result(intent.to_dict())
+
+    def refund(
+        self,
+        payment_intent_id: str,
+        *,
+        amount_minor: int | None,
+        idempotency_key: str,
+        metadata: dict[str, str] | None = None,
+    ) -> RefundResult:
+        """Refund a captured PaymentIntent, fully (`None`) or partially."""
+        params: dict[str, Any] = {"payment_intent": payment_intent_id}
+        if amount_minor is not None:
+            params["amount"] = amount_minor
+        if metadata:
+            params["metadata"] = metadata
+        refund = self._call(
+            lambda: self._client.v1.refunds.create(
+                params=params, options={"idempotency_key": idempotency_key}
+            )
+        ).to_dict()
+        return RefundResult(
+            id=refund["id"],
+            payment_intent_id=_id(refund.get("payment_intent")) or payment_intent_id,
+            amount_minor=int(refund["amount"]),
+            status=refund["status"],
+        )
+
+    def retrieve_card(self, payment_method_id: str) -> CardDetails:
+        """Brand, last four digits and expiry of a saved card."""
+        method = self._call(
+            lambda: self._client.v1.payment_methods.retrieve(payment_method_id)
+        ).to_dict()
+        card = method.get("card")
+        if not card:
+            raise GatewayRejected(
+                f"{payment_method_id} is a {method.get('type')} payment method, not a card"
+            )
+        return CardDetails(
+            # The id we were given: Stripe's test aliases (`pm_card_visa`) come
+            # back under a fresh `pm_...` id, which the caller never stored.
+            payment_method_id=payment_method_id,
+            brand=str(card["brand"]),
+            last4=str(card["last4"]),
+            exp_month=int(card["exp_month"]),
+            exp_year=int(card["exp_year"]),
+        )
+
+    # --- plumbing -----------------------------------------------------------
+
+    def _call(self, operation: Callable[[], T], *, translate_card_errors: bool = True) -> T:
+        """Run one SDK call, backing off on 429, and translate its errors."""
+        attempt = 0
+        while True:
+            try:
+                return operation()
+            except stripe.RateLimitError as exc:
+                if attempt >= self._max_network_retries:
+                    raise _translate(exc) from exc
+                attempt += 1
+                time.sleep(self._rate_limit_delay(attempt))
+            except stripe.StripeError as exc:
+                if isinstance(exc, stripe.CardError) and not translate_card_errors:
+                    raise
+                raise _translate(exc) from exc
+
+    def _rate_limit_delay(self, attempt: int) -> float:
+        """Exponential backoff with jitter in [delay/2, delay], like the SDK's own."""
+        delay = min(self.RATE_LIMIT_BASE_DELAY * 2 ** (attempt - 1), self.RATE_LIMIT_MAX_DELAY)
+        return delay * (0.5 + random.random() / 2)
+
+    def _payment_intent_of_decline(self, exc: stripe.CardError) -> str | None:
+        """The PaymentIntent a 402 on confirm belongs to, if the error tells us."""
+        body = _error_body(exc)
+        # Real Stripe embeds the whole PaymentIntent in the error.
+        payment_intent = _id(body.get("payment_intent"))
+        if payment_intent:
+            return payment_intent
+        # localstripe gives only the failed charge, which points at its intent.
+        charge_id = _id(body.get("charge"))
+        if not charge_id:
+            return None
+        charge = self._call(lambda: self._client.v1.charges.retrieve(charge_id))
+        return _id(charge.to_dict().get("payment_intent"))
+
+
+def _translate(exc: stripe.StripeError) -> GatewayError:
+    """The billing error for an SDK error; says whether the outcome is known."""
+    message = exc.user_message or str(exc) or type(exc).__name__
+    status = exc.http_status
+    code = exc.code
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return GatewayAuthError(message, stripe_code=code, http_status=status)
+    if isinstance(exc, stripe.CardError):
+        decline_code = _error_body(exc).get("decline_code")
+        return CardError(message, stripe_code=code, decline_code=decline_code, http_status=status)
+    if isinstance(exc, stripe.InvalidRequestError | stripe.IdempotencyError):
+        return GatewayRejected(message, stripe_code=code or "invalid_request", http_status=status)
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
+        return GatewayUnavailable(message, stripe_code=code, http_status=status)
+    # Any other 4xx is a refusal we understood; anything else leaves the outcome unknown.
+    if status is not None and 400 <= status < 500:
+        return GatewayRejected(message, stripe_code=code, http_status=status)
+    return GatewayUnavailable(message, stripe_code=code, http_status=status)
+
+
+def _error_body(exc: stripe.StripeError) -> Mapping[str, Any]:
+    """The `error` object of Stripe's JSON answer, or an empty mapping."""
+    body = exc.json_body.get("error") if isinstance(exc.json_body, Mapping) else None
+    return body if isinstance(body, Mapping) else {}
+
+
+def _id(value: object) -> str | None:
+    """An object id whether Stripe sent it as a string or expanded it."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _metadata(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def setup_intent_result(data: Mapping[str, Any]) -> SetupIntentResult:
+    """A SetupIntent as Stripe's JSON has it (an API answer or a webhook's object)."""
+    return SetupIntentResult(
+        id=data["id"],
+        client_secret=data["client_secret"],
+        status=data["status"],
+        customer_id=_id(data.get("customer")),
+        payment_method_id=_id(data.get("payment_method")),
+    )
+
+
+def _failure(data: Mapping[str, Any]) -> Failure | None:
+    error = data.get("last_payment_error")
+    if not error:
+        return None
+    return Failure(
+        code=error.get("code") or error.get("type") or "unknown",
+        message=error.get("message") or "",
+        decline_code=error.get("decline_code"),
+    )
+
+
+def _received_amounts(data: Mapping[str, Any]) -> tuple[int, int]:
+    """(amount_capturable, amount_received) in minor units."""
+    if "amount_received" in data and "amount_capturable" in data:
+        return int(data["amount_capturable"] or 0), int(data["amount_received"] or 0)
+    # localstripe: no such fields, but `latest_charge` comes expanded.
+    charge = data.get("latest_charge")
+    if not isinstance(charge, Mapping) or charge.get("status") != SUCCEEDED:
+        return 0, 0
+    if data.get("status") == REQUIRES_CAPTURE:
+        return int(charge["amount"]), 0
+    if not charge.get("captured"):
+        return 0, 0
+    if charge.get("amount_captured") is not None:
+        return 0, int(charge["amount_captured"])
+    # A partial capture in localstripe refunds the rest at once, as a refund
+    # tied to the charge only; refunds we ask for name the PaymentIntent.
+    refunds = (charge.get("refunds") or {}).get("data") or []
+    released = sum(int(r["amount"]) for r in refunds if not r.get("payment_intent"))
+    return 0, int(charge["amount"]) - released
+
+
+def payment_intent_result(data: Mapping[str, Any]) -> PaymentIntentResult:
+    """A PaymentIntent as Stripe's JSON has it (an API answer or a webhook event's object).
+
+    Public so the webhook handlers read events the same way the adapter reads answers.
+    """
+    capturable, received = _received_amounts(data)
+    return PaymentIntentResult(
+        id=data["id"],
+        client_secret=data["client_secret"],
+        status=data["status"],
+        amount=Money(int(data["amount"]), str(data["currency"]).lower()),
+        amount_capturable_minor=capturable,
+        amount_received_minor=received,
+        customer_id=_id(data.get("customer")),
+        payment_method_id=_id(data.get("payment_method")),
+        failure=_failure(data),
+        metadata=_metadata(data.get("metadata")),
+    )
