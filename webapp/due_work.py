@@ -1,3 +1,4 @@
 """Imports every module that registers due work."""
 
 from webapp.mail import due as _mail_due  # noqa: F401
+from webapp.webhooks import due as _webhooks_due  # noqa: F401
