@@ -255,6 +255,10 @@ def apply_result(
     payment.amount_capturable_minor = result.amount_capturable_minor
     if result.amount_received_minor > payment.amount_captured_minor:
         payment.amount_captured_minor = result.amount_received_minor
+    elif new_status == SUCCEEDED and payment.amount_captured_minor == 0:
+        # Webhook objects from the fake server carry no amounts; a PaymentIntent
+        # that succeeded without our own capture call received its full amount.
+        payment.amount_captured_minor = payment.amount_minor
     data: dict = {"payment_intent": result.id}
     if new_status == AUTHORIZED and payment.authorized_at is None:
         payment.authorized_at = now
