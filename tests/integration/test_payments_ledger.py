@@ -58,14 +58,14 @@ def make_payment(session, gateway, customer):
         amount=12_000,
         capture_method="automatic",
         off_session=True,
-        subject=Subject("booking", 1),
+        subject=None,
         purpose="prepay",
         execute=True,
     ):
         payment = payments.prepare_payment(
             session,
             customer=customer,
-            subject=subject,
+            subject=subject or Subject("booking", 1),
             purpose=purpose,
             amount=Money(amount, "eur"),
             payment_method_id=pm,
