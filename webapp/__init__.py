@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errors(app)
     register_cli(app)
+    register_billing(app)
     return app
 
 
@@ -65,6 +66,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    from webapp.i18n import register_i18n
+
+    register_i18n(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.session_protection = "strong"
@@ -105,3 +109,9 @@ def register_cli(app: Flask) -> None:
     from webapp.cli import register_commands
 
     register_commands(app)
+
+
+def register_billing(app: Flask) -> None:
+    """Load the engine's webhook handlers and every feature's due work."""
+    import billing.payment_webhooks  # noqa: F401
+    import webapp.due_work  # noqa: F401

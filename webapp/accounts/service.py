@@ -10,6 +10,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing import events
@@ -51,8 +52,19 @@ def signup(session: Session, data: dict[str, Any]) -> Freelancer:
         slug=data["slug"],
         locale=data.get("locale", "fr"),
     )
-    session.add(freelancer)
-    session.flush()
+    try:
+        # Two sign-ups racing for one e-mail or slug: the unique constraints
+        # decide, and the loser gets the same conflict as above, not a 500.
+        with session.begin_nested():
+            session.add(freelancer)
+            session.flush()
+    except IntegrityError:
+        raise AccountConflict(
+            {
+                "email": ["An account already uses this e-mail."],
+                "slug": ["This address may be taken."],
+            }
+        ) from None
     events.record(
         session,
         subject_type="freelancer",
@@ -61,6 +73,9 @@ def signup(session: Session, data: dict[str, Any]) -> Freelancer:
         actor=events.freelancer_actor(freelancer.id),
         freelancer_id=freelancer.id,
     )
+    from webapp.mail.service import send_welcome
+
+    send_welcome(session, freelancer)
     return freelancer
 
 
