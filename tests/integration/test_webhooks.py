@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -611,3 +612,48 @@ def test_an_undecryptable_account_secret_is_a_retryable_error_not_a_500(
     assert answer.status_code == 503
     assert answer.get_json()["error"]["code"] == "secret_unavailable"
     assert rows(db_session) == []
+
+
+# --- end to end, with the real localstripe server ------------------------------------
+
+
+@pytest.fixture
+def served_app(app) -> Iterator[str]:
+    """The app over real HTTP on a free loopback port, for localstripe to call."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.mark.stripe
+def test_localstripe_delivers_a_signed_event_that_is_stored_and_handled_once(
+    served_app, register_localstripe_webhook, stripe_gateway, db_session
+):
+    # given our instance endpoint registered with localstripe, with our secret
+    register_localstripe_webhook(
+        f"{served_app}/stripe/webhook", INSTANCE_SECRET, events=["customer.created"]
+    )
+    with webhooks.registry.override({"customer.created": record_handler}):
+        # when something happens on the account
+        customer_id = stripe_gateway.create_customer(
+            email="client@example.test", name="Client", idempotency_key=f"e2e-{next(_ids)}"
+        )
+        # then the event arrives (localstripe waits a second), verified and handled
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            stored = [row for row in rows(db_session) if row.type == "customer.created"]
+            if stored and stored[0].status != "received":
+                break
+            time.sleep(0.1)
+    [row] = stored
+    assert (row.endpoint, row.status) == ("instance", "processed")
+    assert json.loads(row.payload)["data"]["object"]["id"] == customer_id
+    assert handler_runs(db_session, row.stripe_event_id) == 1
