@@ -86,17 +86,25 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    import importlib
+
     from webapp.accounts.routes import bp as accounts_bp
     from webapp.api import bp as api_bp
     from webapp.dev.routes import bp as dev_bp
+    from webapp.features import FEATURES
     from webapp.stripe_connect.routes import bp as stripe_connect_bp
     from webapp.webhooks.routes import bp as webhooks_bp
 
+    # Feature modules attach their API routes to `api_bp` when imported, so
+    # they are imported before the API blueprint is registered.
+    features = [importlib.import_module(name) for name in FEATURES]
     app.register_blueprint(accounts_bp)
     app.register_blueprint(stripe_connect_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(dev_bp)
+    for feature in features:
+        feature.register(app)
 
 
 def register_errors(app: Flask) -> None:
