@@ -58,7 +58,8 @@ def make_freelancer_row(app_ctx, db_session) -> Callable[..., Freelancer]:
 
 
 def reload(db_session, email_id: int) -> OutboundEmail:
-    db_session.expire_all()
+    # End the test session's snapshot: SQLite transactions see one snapshot.
+    db_session.rollback()
     return db_session.get(OutboundEmail, email_id)
 
 
