@@ -58,8 +58,10 @@ def make_freelancer_row(app_ctx, db_session) -> Callable[..., Freelancer]:
 
 
 def reload(db_session, email_id: int) -> OutboundEmail:
-    # End the test session's snapshot: SQLite transactions see one snapshot.
+    # End the test session's snapshot (a SQLite transaction reads one
+    # snapshot), then forget what it holds.
     db_session.rollback()
+    db_session.expire_all()
     return db_session.get(OutboundEmail, email_id)
 
 
