@@ -66,6 +66,7 @@ def reload(db_session, email_id: int) -> OutboundEmail:
 
 
 def failure_events(db_session, email_id: int) -> list[Event]:
+    db_session.rollback()  # a fresh snapshot, as every run-due gets
     return list(
         db_session.scalars(
             select(Event)
@@ -281,6 +282,7 @@ class TestWithSmtpServer:
         now = utcnow()
         for _ in range(MAX_ATTEMPTS - 1):
             now += timedelta(days=1)
+            db_session.rollback()  # each run of the due work starts a fresh transaction
             [line] = deliver_due_email(db_session, now)
             assert "failed" in line
         assert len(failure_events(db_session, email.id)) == MAX_ATTEMPTS
