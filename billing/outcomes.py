@@ -18,8 +18,15 @@ Subscriber = Callable[[Session, Payment, str, str], None]
 _subscribers: dict[str, list[Subscriber]] = defaultdict(list)
 
 
+ANY_SUBJECT = "*"
+
+
 def subscribe(subject_type: str) -> Callable[[Subscriber], Subscriber]:
-    """Decorator: call `fn(session, payment, old_status, new_status)` on changes."""
+    """Decorator: call `fn(session, payment, old_status, new_status)` on changes.
+
+    `subject_type` is e.g. "booking" or "milestone"; `ANY_SUBJECT` hears every
+    payment (the dunning module listens to every failed charge this way).
+    """
 
     def decorate(fn: Subscriber) -> Subscriber:
         if fn not in _subscribers[subject_type]:
@@ -37,5 +44,5 @@ def unsubscribe(subject_type: str, fn: Subscriber) -> None:
 
 def notify(session: Session, payment: Payment, old_status: str, new_status: str) -> None:
     """Tell the payment's subject what changed."""
-    for fn in list(_subscribers[payment.subject_type]):
+    for fn in list(_subscribers[payment.subject_type]) + list(_subscribers[ANY_SUBJECT]):
         fn(session, payment, old_status, new_status)
