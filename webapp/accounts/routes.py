@@ -102,6 +102,8 @@ def dashboard():
 def profile():
     errors: dict[str, list[str]] = {}
     form: dict[str, Any] = dump_profile(current_user)
+    if form["vat_regime"] == "franchise":
+        form["vat_rate"] = ""  # no rate applies under the franchise en base
     if request.method == "POST":
         submitted = {k: v for k, v in request.form.items() if k != "csrf_token"}
         if submitted.get("penalty_rate") == "":
