@@ -185,3 +185,21 @@ def test_profile_page_saves_valid_and_rejects_invalid(client, db_session):
     db_session.refresh(row)
     assert row.legal_name == "Léa Martin EI"
     assert row.siret == "73282932000074"
+
+
+def test_profile_page_under_franchise_needs_no_vat_rate(client, db_session):
+    signup(client)
+    page = client.get("/profile").get_data(as_text=True)
+    assert 'name="vat_rate" type="text" value=""' in page
+    answer = client.post(
+        "/profile",
+        data={
+            "csrf_token": csrf_token(client, "/profile"),
+            "vat_regime": "franchise",
+            "vat_rate": "",
+            "legal_name": "Léa Martin EI",
+        },
+    )
+    assert answer.status_code == 302
+    row = db_session.scalar(select(Freelancer))
+    assert (row.vat_regime, row.vat_rate_bp, row.legal_name) == ("franchise", 0, "Léa Martin EI")

@@ -106,6 +106,8 @@ def profile():
         form["vat_rate"] = ""  # no rate applies under the franchise en base
     if request.method == "POST":
         submitted = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        if submitted.get("vat_rate") == "":
+            submitted.pop("vat_rate")  # empty: keep the current rate (none under franchise)
         if submitted.get("penalty_rate") == "":
             submitted["penalty_rate"] = None
         if "payment_terms_days" in submitted:
