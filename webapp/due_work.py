@@ -2,3 +2,4 @@
 
 from webapp.mail import due as _mail_due  # noqa: F401
 from webapp.webhooks import due as _webhooks_due  # noqa: F401
+from webapp.messages import due as _messages_due  # noqa: F401

@@ -26,3 +26,4 @@ __all__ = [
     "StripeAccount",
     "WebhookEvent",
 ]
+from webapp.messages.models import Answer, Attachment, MessageSettings, Question  # noqa: E402, F401

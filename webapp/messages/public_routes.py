@@ -1,0 +1,120 @@
+"""The client's pages: the ask page `/<slug>/ask` and the private thread `/m/<token>`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from marshmallow import ValidationError
+
+from billing.db import utcnow
+from billing.errors import AlreadyDone, NotAllowed
+from billing.money import Money
+from webapp.extensions import db
+from webapp.messages import attachments, service
+from webapp.messages.schemas import FollowUpSchema
+from webapp.stripe_connect import credentials
+
+bp = Blueprint("messages_public", __name__)
+
+
+@bp.get("/<slug>/ask")
+def ask(slug: str):
+    try:
+        freelancer, settings = service.open_offer(db.session, slug)
+    except service.NotFound:
+        abort(404)
+    urgent = None
+    if settings.urgent_price_minor is not None:
+        urgent = {
+            "price": Money(settings.urgent_price_minor, settings.currency).format(),
+            "hours": settings.urgent_delay_hours,
+        }
+    return render_template(
+        "messages/ask.html",
+        freelancer=freelancer,
+        settings=settings,
+        price=Money(settings.price_minor, settings.currency).format(),
+        urgent=urgent,
+        publishable_key=credentials(freelancer.id).publishable_key,
+        stripe_js_url=current_app.config["STRIPE_JS_URL"],
+        max_mb=attachments.MAX_BYTES // (1024 * 1024),
+    )
+
+
+def _thread(token: str) -> Any:
+    try:
+        return service.thread_by_token(db.session, token)
+    except service.NotFound:
+        abort(404)
+
+
+@bp.get("/m/<token>")
+def conversation(token: str, errors: dict[str, list[str]] | None = None, form: Any = None):
+    root = _thread(token)
+    items = []
+    for question in service.thread(db.session, root):
+        reply = service.answer_of(db.session, question)
+        items.append(
+            {
+                "question": question,
+                # An answer is shown only once sent (after the capture succeeded).
+                "reply": reply if reply is not None and reply.sent_at is not None else None,
+                "files": service.attachments_of(db.session, question),
+                "receipt": service.receipt(db.session, question),
+                "amount": Money(question.amount_minor, question.currency).format(),
+            }
+        )
+    settings = service.settings_for(db.session, root.freelancer_id)
+    can_follow_up = (
+        settings is not None
+        and settings.free_follow_up
+        and root.status == service.ANSWERED
+        and len(items) == 1
+    )
+    from webapp.accounts.models import Freelancer
+
+    freelancer = db.session.get(Freelancer, root.freelancer_id)
+    response = (
+        render_template(
+            "messages/conversation.html",
+            token=token,
+            root=root,
+            items=items,
+            freelancer=freelancer,
+            can_follow_up=can_follow_up,
+            errors=errors or {},
+            form=form or {},
+        ),
+        (422 if errors else 200),
+    )
+    return response
+
+
+@bp.post("/m/<token>/follow-up")
+def follow_up(token: str):
+    root = _thread(token)
+    submitted = {"token": token, "text": request.form.get("text", "")}
+    try:
+        data = FollowUpSchema().load(submitted)
+        service.follow_up(db.session, root, data["text"], now=utcnow())
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {}
+        return conversation(token, errors=messages, form=submitted)
+    except (AlreadyDone, NotAllowed) as exc:
+        db.session.rollback()
+        return conversation(token, errors={"_schema": [str(exc)]}, form=submitted)
+    db.session.commit()
+    flash(_("Follow-up sent."))
+    return redirect(url_for("messages_public.conversation", token=token))
+
+
+@bp.get("/m/<token>/attachments/<int:attachment_id>")
+def attachment(token: str, attachment_id: int):
+    root = _thread(token)
+    for question in service.thread(db.session, root):
+        for item in service.attachments_of(db.session, question):
+            if item.id == attachment_id:
+                return attachments.download(item)
+    abort(404)
