@@ -1,0 +1,455 @@
+/*
+ * The client pages of a booking: the public booking page (choose a session, a
+ * day, a time, then book and pay) and the "manage my booking" page (move to
+ * another free time, cancel). Talks only to the public JSON API (CONTRACT.md);
+ * the payment step is AcompteCheckout (checkout.js). Settings and translated
+ * messages come from the server in <script id="public-config">.
+ */
+(function () {
+  "use strict";
+
+  const config = JSON.parse(document.getElementById("public-config").textContent);
+  const M = config.messages;
+  const locale = config.locale || document.documentElement.lang || "en";
+  const Checkout = window.AcompteCheckout;
+  Checkout.messages = M;
+  const API = "/api/v1/public";
+  const WEEKS_SHOWN = 4;
+
+  const $ = (id) => document.getElementById(id);
+
+  function detectedZone() {
+    try {
+      return Intl.DateTimeFormat().resolvedOptions().timeZone || config.freelancer_timezone || "UTC";
+    } catch (e) {
+      return config.freelancer_timezone || "UTC";
+    }
+  }
+
+  function show(node, message) {
+    if (!node) return;
+    node.textContent = message || "";
+    node.hidden = !message;
+  }
+
+  /** "2025-03-30" in `zone` for a Date: the key that groups slots by the client's day. */
+  function dayKey(date, zone) {
+    return new Intl.DateTimeFormat("en-CA", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+    }).format(date);
+  }
+
+  function addDays(key, days) {
+    const [y, m, d] = key.split("-").map(Number);
+    const date = new Date(Date.UTC(y, m - 1, d + days));
+    return date.toISOString().slice(0, 10);
+  }
+
+  function formatDay(date, zone) {
+    return new Intl.DateTimeFormat(locale, {
+      timeZone: zone, weekday: "short", day: "numeric", month: "short",
+    }).format(date);
+  }
+
+  function formatTime(date, zone) {
+    return new Intl.DateTimeFormat(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit" })
+      .format(date);
+  }
+
+  function formatWhen(date, zone) {
+    return new Intl.DateTimeFormat(locale, {
+      timeZone: zone, dateStyle: "full", timeStyle: "short",
+    }).format(date) + " (" + zone + ")";
+  }
+
+  /** Server-rendered times are in the freelancer's zone; show them in the client's. */
+  function localiseTimes(zone) {
+    document.querySelectorAll("time.local-time[datetime]").forEach((node) => {
+      const start = new Date(node.getAttribute("datetime"));
+      if (!isNaN(start)) node.textContent = formatWhen(start, zone);
+    });
+  }
+
+  function fillZones(select, zone) {
+    let zones = [];
+    try {
+      zones = Intl.supportedValuesOf("timeZone");
+    } catch (e) {
+      zones = [];
+    }
+    [zone, config.freelancer_timezone, "UTC"].forEach((z) => {
+      if (z && !zones.includes(z)) zones.unshift(z);
+    });
+    select.replaceChildren(...zones.map((z) => new Option(z.replace(/_/g, " "), z, false, z === zone)));
+  }
+
+  /**
+   * A calendar of free days and times for one offering, in a chosen time zone:
+   * day buttons, then the day's time buttons; `onPick(slot)` when a time is chosen.
+   */
+  function SlotPicker({ slug, offeringId, zoneSelect, onPick }) {
+    const days = $("days");
+    const times = $("times");
+    const status = $("slots-status");
+    let slotsByDay = new Map();
+    let chosenDay = null;
+    let request = 0;
+
+    function zone() {
+      return zoneSelect.value;
+    }
+
+    function pressed(container, button) {
+      container.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false"));
+      if (button) button.setAttribute("aria-pressed", "true");
+    }
+
+    function renderTimes(key) {
+      chosenDay = key;
+      const slots = slotsByDay.get(key) || [];
+      times.replaceChildren(...slots.map((slot) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "slot";
+        button.setAttribute("aria-pressed", "false");
+        button.dataset.start = slot.start;
+        button.textContent = formatTime(new Date(slot.start), zone());
+        button.addEventListener("click", () => {
+          pressed(times, button);
+          onPick(slot, formatWhen(new Date(slot.start), zone()));
+        });
+        return button;
+      }));
+    }
+
+    function renderDays() {
+      const keys = [...slotsByDay.keys()];
+      days.replaceChildren(...keys.map((key) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "day";
+        button.dataset.day = key;
+        button.setAttribute("aria-pressed", "false");
+        const first = new Date(slotsByDay.get(key)[0].start);
+        button.textContent = formatDay(first, zone());
+        button.addEventListener("click", () => {
+          pressed(days, button);
+          renderTimes(key);
+        });
+        return button;
+      }));
+      const keep = keys.includes(chosenDay) ? chosenDay : keys[0];
+      if (keep) {
+        pressed(days, days.querySelector(`[data-day="${keep}"]`));
+        renderTimes(keep);
+      } else {
+        times.replaceChildren();
+      }
+      show(status, keys.length ? "" : M.no_slots);
+      status.hidden = false;
+    }
+
+    async function load() {
+      const mine = ++request;
+      const from = dayKey(new Date(), zone());
+      const to = addDays(from, WEEKS_SHOWN * 7 - 1);
+      status.textContent = M.loading;
+      days.setAttribute("aria-busy", "true");
+      const url = `${API}/freelancers/${encodeURIComponent(slug)}/offerings/${offeringId}/slots`
+        + `?from=${from}&to=${to}&tz=${encodeURIComponent(zone())}`;
+      let slots = [];
+      try {
+        const response = await fetch(url, { headers: { Accept: "application/json" } });
+        const body = await response.json().catch(() => ({}));
+        if (!response.ok) throw new Error((body.error && body.error.message) || M.generic);
+        slots = body.slots || [];
+      } catch (err) {
+        if (mine === request) {
+          status.textContent = err.message === "Failed to fetch" ? M.network : err.message;
+          days.removeAttribute("aria-busy");
+        }
+        return;
+      }
+      if (mine !== request) return; // a newer request (zone or offering changed) wins
+      slotsByDay = new Map();
+      slots.forEach((slot) => {
+        const key = dayKey(new Date(slot.start), zone());
+        if (!slotsByDay.has(key)) slotsByDay.set(key, []);
+        slotsByDay.get(key).push(slot);
+      });
+      days.removeAttribute("aria-busy");
+      renderDays();
+    }
+
+    return { load };
+  }
+
+  // --- the booking page ---------------------------------------------------------------
+
+  function bookingPage() {
+    const zoneSelect = $("tz");
+    const offerings = new Map((config.offerings || []).map((o) => [String(o.id), o]));
+    const payForm = $("pay-form");
+    const payButton = $("pay-button");
+    const payError = $("pay-error");
+    const payStatus = $("pay-status");
+    const state = { offering: null, slot: null, pending: null, picker: null };
+    let stripe = null;
+    let card = null;
+
+    fillZones(zoneSelect, detectedZone());
+
+    function ensureCard() {
+      if (card) return;
+      stripe = window.Stripe(config.publishable_key);
+      card = Checkout.mountCard(stripe, "card-element");
+      // The fake Stripe.js renders plain inputs: give them accessible names.
+      $("card-element").querySelectorAll("input").forEach((input) => {
+        if (!input.getAttribute("aria-label")) {
+          input.setAttribute("aria-label", input.getAttribute("placeholder") || "card");
+        }
+      });
+    }
+
+    function choose(offeringId) {
+      state.offering = offerings.get(String(offeringId));
+      state.slot = null;
+      state.pending = null;
+      $("step-time").hidden = false;
+      $("step-pay").hidden = true;
+      state.picker = SlotPicker({
+        slug: config.slug, offeringId: state.offering.id, zoneSelect, onPick: pick,
+      });
+      state.picker.load();
+    }
+
+    function pick(slot, when) {
+      state.slot = slot;
+      const o = state.offering;
+      $("summary-what").textContent = `${o.title} · ${o.duration}`;
+      $("summary-when").textContent = when;
+      $("summary-price").textContent = o.price;
+      $("summary-policy").textContent = o.policy_text;
+      $("summary-terms").textContent = o.terms_text;
+      show(payError, "");
+      $("step-pay").hidden = false;
+      ensureCard();
+      $("step-pay-title").focus();
+    }
+
+    document.querySelectorAll('input[name="offering"]').forEach((radio) => {
+      radio.addEventListener("change", () => choose(radio.value));
+    });
+    zoneSelect.addEventListener("change", () => {
+      if (state.picker) state.picker.load();
+      if (state.slot) $("summary-when").textContent = formatWhen(new Date(state.slot.start), zoneSelect.value);
+    });
+
+    function fieldError(name, message) {
+      const node = $(`client-${name}-error`);
+      node.textContent = message || "";
+      $(`client-${name}`).setAttribute("aria-invalid", message ? "true" : "false");
+    }
+
+    function firstMessage(value) {
+      if (Array.isArray(value)) return value.join(" ");
+      if (value && typeof value === "object") return Object.values(value).map(firstMessage).join(" ");
+      return value ? String(value) : "";
+    }
+
+    function validate(name, email) {
+      fieldError("name", name ? "" : M.required_name);
+      const emailOk = /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email);
+      fieldError("email", emailOk ? "" : M.invalid_email);
+      if (!name) $("client-name").focus();
+      else if (!emailOk) $("client-email").focus();
+      return Boolean(name) && emailOk;
+    }
+
+    function slotLost(message) {
+      state.pending = null;
+      state.slot = null;
+      show(payError, message);
+      $("step-pay").hidden = true;
+      const timeStatus = $("slots-status");
+      state.picker.load().then(() => {
+        show(timeStatus, message);
+        $("step-time-title").focus();
+      });
+    }
+
+    async function submit(event) {
+      event.preventDefault();
+      show(payError, "");
+      const name = $("client-name").value.trim();
+      const email = $("client-email").value.trim();
+      if (!state.slot || !validate(name, email)) return;
+      payButton.disabled = true;
+      payButton.setAttribute("aria-busy", "true");
+      payStatus.textContent = M.paying;
+      try {
+        if (!state.pending || state.pending.start !== state.slot.start) {
+          const created = await Checkout.postJSON(
+            `${API}/freelancers/${encodeURIComponent(config.slug)}/bookings`,
+            {
+              offering_id: state.offering.id,
+              start: state.slot.start,
+              client: { name, email, timezone: zoneSelect.value },
+            },
+          );
+          state.pending = Object.assign({}, created, { start: state.slot.start, cardSaved: false });
+        }
+        const pending = state.pending;
+        await Checkout.saveCardThenConfirm({
+          stripe,
+          card,
+          setupIntentClientSecret: pending.setup_intent_client_secret,
+          skipSetup: pending.cardSaved,
+          confirm: () => {
+            pending.cardSaved = true;
+            return Checkout.postJSON(`${API}/bookings/${pending.booking_id}/confirm`, {
+              manage_token: pending.manage_token,
+            });
+          },
+        });
+        window.location.assign(
+          `/b/${pending.booking_id}/confirmed?token=${encodeURIComponent(pending.manage_token)}`,
+        );
+        return;
+      } catch (err) {
+        payStatus.textContent = "";
+        handleError(err);
+      } finally {
+        payButton.disabled = false;
+        payButton.removeAttribute("aria-busy");
+      }
+    }
+
+    function handleError(err) {
+      const pending = state.pending;
+      const body = (err && err.body) || {};
+      if (pending && pending.cardSaved && (err.kind === "declined" || err.kind === "authentication_failed")) {
+        // The card was saved but the charge failed: another card needs a new SetupIntent.
+        const fresh = body.setup_intent_client_secret
+          || (body.error && body.error.fields && body.error.fields.setup_intent_client_secret);
+        if (fresh) {
+          pending.setup_intent_client_secret = fresh;
+          pending.cardSaved = false;
+        } else {
+          state.pending = null;
+        }
+      }
+      if (err.kind === "server") {
+        if (err.status === 409 && /expir/i.test(err.code || "")) return slotLost(M.expired);
+        if (err.status === 409 || err.status === 410) {
+          return slotLost(err.status === 410 || /expir/i.test(err.code || "") ? M.expired : M.slot_taken);
+        }
+        if (err.status === 422) {
+          const fields = err.fields || {};
+          const client = fields.client || {};
+          if (client.name || fields.name) fieldError("name", firstMessage(client.name || fields.name));
+          if (client.email || fields.email) fieldError("email", firstMessage(client.email || fields.email));
+          if (fields.start) return slotLost(M.slot_taken);
+          return show(payError, err.message);
+        }
+        if (err.status === 404 && pending) {
+          state.pending = null; // the pending booking lapsed: start again on the next click
+          return show(payError, M.expired);
+        }
+      }
+      show(payError, err.message || M.generic);
+    }
+
+    payForm.addEventListener("submit", submit);
+    // If the page was loaded with one offering only, open it at once.
+    const radios = document.querySelectorAll('input[name="offering"]');
+    if (radios.length === 1) {
+      radios[0].checked = true;
+      choose(radios[0].value);
+    }
+  }
+
+  // --- the manage page --------------------------------------------------------------
+
+  function managePage() {
+    const token = new URLSearchParams(window.location.search).get("token") || "";
+    const zone = detectedZone();
+    localiseTimes(zone);
+    const statusNode = $("manage-status");
+
+    const openReschedule = $("reschedule-open");
+    if (openReschedule && config.offering_id && config.slug) {
+      const zoneSelect = $("tz");
+      fillZones(zoneSelect, zone);
+      let chosen = null;
+      const picker = SlotPicker({
+        slug: config.slug,
+        offeringId: config.offering_id,
+        zoneSelect,
+        onPick: (slot, when) => {
+          chosen = slot;
+          $("reschedule-choice").textContent = M.selected.replace("{when}", when);
+          $("reschedule-confirm").hidden = false;
+          $("reschedule-submit").focus();
+        },
+      });
+      openReschedule.addEventListener("click", () => {
+        $("reschedule-panel").hidden = false;
+        openReschedule.hidden = true;
+        picker.load();
+      });
+      zoneSelect.addEventListener("change", () => picker.load());
+      $("reschedule-submit").addEventListener("click", async () => {
+        if (!chosen) return;
+        show($("reschedule-error"), "");
+        try {
+          await Checkout.postJSON(`${API}/bookings/${config.booking_id}/reschedule`, {
+            manage_token: token, start: chosen.start,
+          });
+          show(statusNode, M.rescheduled);
+          window.location.reload();
+        } catch (err) {
+          if (err.status === 409) {
+            show($("reschedule-error"), M.slot_taken);
+            $("reschedule-confirm").hidden = true;
+            chosen = null;
+            picker.load();
+          } else {
+            show($("reschedule-error"), err.message || M.generic);
+          }
+        }
+      });
+    }
+
+    const openCancel = $("cancel-open");
+    if (openCancel) {
+      openCancel.addEventListener("click", () => {
+        $("cancel-confirm").hidden = false;
+        openCancel.hidden = true;
+        $("cancel-submit").focus();
+      });
+      $("cancel-keep").addEventListener("click", () => {
+        $("cancel-confirm").hidden = true;
+        openCancel.hidden = false;
+        openCancel.focus();
+      });
+      $("cancel-submit").addEventListener("click", async () => {
+        show($("cancel-error"), "");
+        $("cancel-submit").disabled = true;
+        try {
+          await Checkout.postJSON(`${API}/bookings/${config.booking_id}/cancel`, {
+            manage_token: token,
+          });
+          show(statusNode, M.cancelled);
+          window.location.reload();
+        } catch (err) {
+          show($("cancel-error"), err.message || M.generic);
+          $("cancel-submit").disabled = false;
+        }
+      });
+    }
+  }
+
+  if (config.page === "book") bookingPage();
+  else if (config.page === "manage") managePage();
+})();
