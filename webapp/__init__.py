@@ -74,6 +74,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["SUPPORTED_LOCALES"] = SUPPORTED_LOCALES
+    from webapp.validation import translate_message
+
+    app.jinja_env.filters["tr"] = translate_message
 
     from webapp.accounts.models import Freelancer
 

@@ -24,6 +24,7 @@ from stdnum import iban as stdnum_iban
 from stdnum.fr import siret as stdnum_siret
 
 from webapp.accounts.models import VAT_FRANCHISE, VAT_STANDARD, Freelancer
+from webapp.validation import N_
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 # Paths of our own that a freelancer's public page (/<slug>) must not shadow.
@@ -80,7 +81,7 @@ class Percent(fields.Decimal):
             raise self.make_error("invalid")
         number = super()._validated(value)
         if number is not None and number.as_tuple().exponent < -2:
-            raise ValidationError("At most two decimals.")
+            raise ValidationError(N_("At most two decimals."))
         return number
 
 
@@ -92,9 +93,12 @@ class SignupSchema(Schema):
     password = fields.String(
         required=True,
         load_only=True,
-        validate=validate.Length(min=10, max=200, error="Use 10 to 200 characters."),
+        validate=validate.Length(min=10, max=200, error=N_("Use 10 to 200 characters.")),
     )
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    display_name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=120, error=N_("Use 1 to 120 characters.")),
+    )
     slug = fields.String(required=True)
     locale = fields.String(load_default="fr", validate=validate.OneOf(["fr", "en"]))
 
@@ -102,10 +106,13 @@ class SignupSchema(Schema):
     def _slug(self, value: str, **_: Any) -> None:
         if not SLUG_RE.match(value):
             raise ValidationError(
-                "3 to 40 lower-case letters, digits or dashes, not starting or ending with a dash."
+                N_(
+                    "3 to 40 lower-case letters, digits or dashes, "
+                    "not starting or ending with a dash."
+                )
             )
         if value in RESERVED_SLUGS:
-            raise ValidationError("This address is reserved.")
+            raise ValidationError(N_("This address is reserved."))
 
     @post_load
     def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -145,33 +152,35 @@ class ProfileSchema(Schema):
     penalty_rate = Percent(allow_none=True)
     payment_terms_days = fields.Integer(
         strict=True,
-        validate=validate.Range(0, 60, error="Between 0 and 60 days (Code de commerce L441-10)."),
+        validate=validate.Range(
+            0, 60, error=N_("Between 0 and 60 days (Code de commerce L441-10).")
+        ),
     )
 
     @validates("siret")
     def _siret(self, value: str, **_: Any) -> None:
         if value and not stdnum_siret.is_valid(value):
-            raise ValidationError("Not a valid SIRET: 14 digits with a valid check digit.")
+            raise ValidationError(N_("Not a valid SIRET: 14 digits with a valid check digit."))
 
     @validates("iban")
     def _iban(self, value: str, **_: Any) -> None:
         if value and not stdnum_iban.is_valid(value):
-            raise ValidationError("Not a valid IBAN (checksum or length is wrong).")
+            raise ValidationError(N_("Not a valid IBAN (checksum or length is wrong)."))
 
     @validates("bic")
     def _bic(self, value: str, **_: Any) -> None:
         if value and not stdnum_bic.is_valid(value):
-            raise ValidationError("Not a valid BIC: 8 or 11 letters and digits.")
+            raise ValidationError(N_("Not a valid BIC: 8 or 11 letters and digits."))
 
     @validates("timezone")
     def _timezone(self, value: str, **_: Any) -> None:
         if value not in ALL_TIMEZONES:
-            raise ValidationError("Unknown time zone; use an IANA name such as Europe/Paris.")
+            raise ValidationError(N_("Unknown time zone; use an IANA name such as Europe/Paris."))
 
     @validates("currency")
     def _currency(self, value: str, **_: Any) -> None:
         if value.lower() not in CURRENCIES:
-            raise ValidationError("Unknown currency; use an ISO 4217 code such as eur.")
+            raise ValidationError(N_("Unknown currency; use an ISO 4217 code such as eur."))
 
     @validates_schema
     def _vat(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -184,7 +193,7 @@ class ProfileSchema(Schema):
             )
             if not has_rate or (rate is not None and rate <= 0):
                 raise ValidationError(
-                    {"vat_rate": ["A VAT rate above 0 is required when you charge VAT."]}
+                    {"vat_rate": [N_("A VAT rate above 0 is required when you charge VAT.")]}
                 )
 
     @post_load

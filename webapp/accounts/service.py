@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.db import utcnow
 from webapp.accounts.models import ApiToken, Freelancer, hash_token, new_token
+from webapp.validation import N_
 
 # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile.
 _hasher = PasswordHasher()
@@ -40,9 +41,9 @@ def signup(session: Session, data: dict[str, Any]) -> Freelancer:
     """Create a freelancer from validated sign-up data; `AccountConflict` if taken."""
     taken: dict[str, list[str]] = {}
     if session.scalar(select(Freelancer.id).where(func.lower(Freelancer.email) == data["email"])):
-        taken["email"] = ["An account already uses this e-mail."]
+        taken["email"] = [N_("An account already uses this e-mail.")]
     if session.scalar(select(Freelancer.id).where(Freelancer.slug == data["slug"])):
-        taken["slug"] = ["This address is taken."]
+        taken["slug"] = [N_("This address is taken.")]
     if taken:
         raise AccountConflict(taken)
     freelancer = Freelancer(
@@ -61,8 +62,8 @@ def signup(session: Session, data: dict[str, Any]) -> Freelancer:
     except IntegrityError:
         raise AccountConflict(
             {
-                "email": ["An account already uses this e-mail."],
-                "slug": ["This address may be taken."],
+                "email": [N_("An account already uses this e-mail.")],
+                "slug": [N_("This address may be taken.")],
             }
         ) from None
     events.record(

@@ -15,6 +15,7 @@ from billing.errors import GatewayAuthError, GatewayError
 from billing.models import StripeAccount
 from webapp.extensions import db
 from webapp.stripe_connect import gateway_for, instance_credentials, secret_box
+from webapp.validation import N_
 
 SECRET_KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]{8,}$")
 PUBLISHABLE_KEY_RE = re.compile(r"^pk_(test|live)_[A-Za-z0-9_]{8,}$")
@@ -34,14 +35,14 @@ def validate_keys(secret_key: str, publishable_key: str, webhook_secret: str) ->
     fields: dict[str, list[str]] = {}
     if not SECRET_KEY_RE.match(secret_key or ""):
         fields["secret_key"] = [
-            "Expected a secret key (sk_test_…, sk_live_…) or a restricted key (rk_…)."
+            N_("Expected a secret key (sk_test_…, sk_live_…) or a restricted key (rk_…).")
         ]
     if not PUBLISHABLE_KEY_RE.match(publishable_key or ""):
-        fields["publishable_key"] = ["Expected a publishable key (pk_test_… or pk_live_…)."]
+        fields["publishable_key"] = [N_("Expected a publishable key (pk_test_… or pk_live_…).")]
     if not WEBHOOK_SECRET_RE.match(webhook_secret or ""):
-        fields["webhook_secret"] = ["Expected a webhook signing secret (whsec_…)."]
+        fields["webhook_secret"] = [N_("Expected a webhook signing secret (whsec_…).")]
     if not fields and ("_live_" in secret_key) != ("_live_" in publishable_key):
-        fields["publishable_key"] = ["Both keys must be test keys or both live keys."]
+        fields["publishable_key"] = [N_("Both keys must be test keys or both live keys.")]
     if fields:
         raise ConnectionRefused(fields)
 
@@ -99,7 +100,7 @@ def connect(
     try:
         gateway_for(creds).check_connection()
     except GatewayAuthError:
-        raise ConnectionRefused({"secret_key": ["Stripe refused this key."]}) from None
+        raise ConnectionRefused({"secret_key": [N_("Stripe refused this key.")]}) from None
     except GatewayError as exc:
         raise ConnectionRefused({"secret_key": [f"Could not reach Stripe: {exc}"]}) from None
     box = secret_box()
