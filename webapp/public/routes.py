@@ -199,7 +199,7 @@ def booking_view(data: dict[str, Any]) -> dict[str, Any]:
         "policy_text": wording.policy_text({**offering, **data}),
         "terms_text": wording.terms_text({**offering, **data}),
         "payment_state_text": wording.payment_state_text(payment_state),
-        "can_cancel": bool(data.get("can_cancel", status == "confirmed")),
+        "can_cancel": bool(data.get("can_cancel", quote_.get("allowed", status == "confirmed"))),
         "can_reschedule": bool(data.get("can_reschedule", status == "confirmed")),
         "fee": wording.money(fee, currency) if fee is not None else None,
         "refund": wording.money(refund, currency) if refund is not None else None,

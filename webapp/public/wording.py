@@ -90,6 +90,8 @@ PAYMENT_STATES = {
     "refunded": _l("Refunded."),
     "fee_charged": _l("The cancellation fee was charged; the rest was released or refunded."),
     "failed": _l("The payment failed."),
+    "action_required": _l("Your bank asks you to confirm the payment."),
+    "none": _l("Nothing charged yet."),
 }
 
 
@@ -110,6 +112,7 @@ STATUSES = {
     "no_show": _l("Missed (no-show)"),
     "expired": _l("Expired: the payment was not completed in time"),
     "payment_failed": _l("Payment failed"),
+    "requires_action": _l("Waiting for your bank's confirmation"),
 }
 
 
