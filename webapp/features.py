@@ -9,3 +9,4 @@ API routes and templates folder; add one line here to plug it in.
 FEATURES: list[str] = []
 FEATURES.append("webapp.messages")
 FEATURES.append("webapp.public")
+FEATURES.append("webapp.invoices")

@@ -27,3 +27,4 @@ __all__ = [
     "WebhookEvent",
 ]
 from webapp.messages.models import Answer, Attachment, MessageSettings, Question  # noqa: E402, F401
+from billing.invoicing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceSequence  # noqa: E402, F401
