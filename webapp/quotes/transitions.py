@@ -1,0 +1,130 @@
+"""The state machines of quotes and milestones: one table each, one function that moves.
+
+Every move appends an event (the timeline the recourse pack is built from).
+Asking for the state something is already in is `AlreadyDone`; a move the
+table does not list is `NotAllowed`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from billing import events
+from billing.errors import AlreadyDone, NotAllowed
+from webapp.quotes.models import Milestone, Quote
+
+# Quote statuses.
+DRAFT, SENT, VIEWED, ACCEPTED, DECLINED, EXPIRED = (
+    "draft",
+    "sent",
+    "viewed",
+    "accepted",
+    "declined",
+    "expired",
+)
+QUOTE_TRANSITIONS: dict[str, frozenset[str]] = {
+    DRAFT: frozenset({SENT}),
+    # A new version sent again stays `sent`; the client opening it makes it `viewed`.
+    SENT: frozenset({VIEWED, ACCEPTED, DECLINED, EXPIRED}),
+    VIEWED: frozenset({SENT, ACCEPTED, DECLINED, EXPIRED}),
+    ACCEPTED: frozenset(),
+    DECLINED: frozenset(),
+    EXPIRED: frozenset(),
+}
+OPEN_FOR_CLIENT = frozenset({SENT, VIEWED})
+EDITABLE = frozenset({DRAFT, SENT, VIEWED})
+
+# Milestone statuses and triggers.
+PENDING, DELIVERED, APPROVED, OBJECTED = "pending", "delivered", "approved", "objected"
+CHARGING, PAID, PAYMENT_FAILED, CANCELLED = "charging", "paid", "payment_failed", "cancelled"
+ON_ACCEPTANCE, ON_APPROVAL, ON_DATE = "on_acceptance", "on_approval", "on_date"
+TRIGGERS = (ON_ACCEPTANCE, ON_APPROVAL, ON_DATE)
+
+MILESTONE_TRANSITIONS: dict[str, frozenset[str]] = {
+    # pending → charging: the deposit at acceptance, or an on_date milestone on its date.
+    PENDING: frozenset({DELIVERED, CHARGING, CANCELLED, PAID}),
+    DELIVERED: frozenset({APPROVED, OBJECTED, CANCELLED, PAID}),
+    # Resolving an objection: deliver a revision, charge after agreement, or cancel.
+    OBJECTED: frozenset({DELIVERED, APPROVED, CANCELLED, PAID}),
+    APPROVED: frozenset({CHARGING, CANCELLED, PAID}),
+    CHARGING: frozenset({PAID, PAYMENT_FAILED}),
+    # A failed charge is retried (a new payment) or settled by bank transfer.
+    PAYMENT_FAILED: frozenset({CHARGING, PAID, CANCELLED}),
+    PAID: frozenset(),
+    CANCELLED: frozenset(),
+}
+
+
+def _move(
+    table: dict[str, frozenset[str]],
+    kind: str,
+    row: Quote | Milestone,
+    new_status: str,
+    session: Session,
+    *,
+    actor: str,
+    action: str | None,
+    data: dict[str, Any] | None,
+) -> None:
+    old = row.status
+    if new_status == old:
+        raise AlreadyDone(f"{kind} {row.id} is already {old}")
+    if new_status not in table[old]:
+        raise NotAllowed(f"{kind} {row.id} is {old}; it cannot become {new_status}")
+    row.status = new_status
+    session.flush()
+    events.record(
+        session,
+        subject_type=kind,
+        subject_id=row.id,
+        action=action or f"{kind}_{new_status}",
+        actor=actor,
+        freelancer_id=row.freelancer_id,
+        data={"from": old, "to": new_status, **(data or {})},
+    )
+
+
+def move_quote(
+    session: Session,
+    quote: Quote,
+    new_status: str,
+    *,
+    actor: str,
+    action: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Move a quote along `QUOTE_TRANSITIONS` and record the event."""
+    _move(
+        QUOTE_TRANSITIONS,
+        "quote",
+        quote,
+        new_status,
+        session,
+        actor=actor,
+        action=action,
+        data=data,
+    )
+
+
+def move_milestone(
+    session: Session,
+    milestone: Milestone,
+    new_status: str,
+    *,
+    actor: str,
+    action: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Move a milestone along `MILESTONE_TRANSITIONS` and record the event."""
+    _move(
+        MILESTONE_TRANSITIONS,
+        "milestone",
+        milestone,
+        new_status,
+        session,
+        actor=actor,
+        action=action,
+        data={"quote_id": milestone.quote_id, **(data or {})},
+    )

@@ -1,0 +1,61 @@
+/*
+ * The client's quote page: sign (typed name + terms), save the card, pay the deposit.
+ * Uses the shared window.AcompteCheckout (checkout.js) for the Stripe part.
+ */
+(function () {
+  "use strict";
+  const form = document.getElementById("accept-form");
+  if (!form || !window.Stripe || !window.AcompteCheckout) return;
+  const checkout = window.AcompteCheckout;
+  const stripe = window.Stripe(form.dataset.publishableKey);
+  const card = checkout.mountCard(stripe, "card-element");
+  const errorBox = document.getElementById("accept-error");
+  const button = document.getElementById("accept-button");
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = false;
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    errorBox.hidden = true;
+    const signerName = document.getElementById("signer_name").value.trim();
+    const acceptTerms = document.getElementById("accept_terms").checked;
+    button.disabled = true;
+    try {
+      const signed = await checkout.postJSON(form.dataset.acceptUrl, {
+        signer_name: signerName,
+        accept_terms: acceptTerms,
+      });
+      await checkout.saveCardThenConfirm({
+        stripe,
+        card,
+        setupIntentClientSecret: signed.setup_intent_client_secret,
+        confirm: () =>
+          checkout.postJSON(form.dataset.confirmUrl, { acceptance_id: signed.acceptance_id }),
+      });
+      window.location.reload();
+    } catch (err) {
+      const fields = (err && err.fields) || {};
+      const first = Object.values(fields)[0];
+      showError((first && first[0]) || (err && err.message) || "Error");
+      button.disabled = false;
+    }
+  });
+
+  const decline = document.getElementById("decline-form");
+  if (decline) {
+    decline.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      try {
+        await checkout.postJSON(decline.dataset.url, {
+          reason: document.getElementById("decline_reason").value,
+        });
+        window.location.reload();
+      } catch (err) {
+        showError(err.message);
+      }
+    });
+  }
+})();
