@@ -7,6 +7,8 @@ API routes and templates folder; add one line here to plug it in.
 """
 
 FEATURES: list[str] = []
+FEATURES.append("webapp.booking")
 FEATURES.append("webapp.messages")
 FEATURES.append("webapp.public")
 FEATURES.append("webapp.invoices")
+FEATURES.append("webapp.quotes")

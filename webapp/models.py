@@ -26,5 +26,8 @@ __all__ = [
     "StripeAccount",
     "WebhookEvent",
 ]
+from webapp.quotes.models import Milestone, Quote, QuoteAcceptance, QuoteVersion  # noqa: E402, F401
 from webapp.messages.models import Answer, Attachment, MessageSettings, Question  # noqa: E402, F401
+from billing.dunning.models import DunningCase, DunningRate, DunningSettings, DunningStep  # noqa: E402, F401
 from billing.invoicing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceSequence  # noqa: E402, F401
+from webapp.booking.models import Availability, Booking, Offering  # noqa: E402, F401
