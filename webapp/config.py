@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FAKE_STRIPE = "http://127.0.0.1:8420"
@@ -21,6 +22,11 @@ def _instance_secret(instance_path: Path) -> str:
     path.write_text(value)
     path.chmod(0o600)
     return value
+
+
+def _is_local(base_url: str) -> bool:
+    host = urlparse(base_url).hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1") or host.endswith(".localhost")
 
 
 def from_environment(instance_path: Path) -> dict[str, Any]:
@@ -52,7 +58,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Comma-separated Fernet keys, newest first; unset: derived from SECRET_KEY.
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "SHOW_OUTBOX": env.get("SHOW_OUTBOX", "1" if not base_url.startswith("https") else "0")
-        == "1",
+        # The outbox shows every e-mail of every freelancer: on by default only
+        # for a local development address.
+        "SHOW_OUTBOX": env.get("SHOW_OUTBOX", "1" if _is_local(base_url) else "0") == "1",
         "SESSION_COOKIE_SECURE": base_url.startswith("https"),
     }
