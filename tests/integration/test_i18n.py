@@ -164,7 +164,14 @@ def test_every_string_in_the_code_is_in_the_french_catalog():
     # Catches a string added without `pybabel extract` + `update` (see babel.cfg).
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+    keywords = {
+        "_": None,
+        "gettext": None,
+        "ngettext": (1, 2),
+        "_l": None,
+        "lazy_gettext": None,
+        "N_": None,
+    }
     extracted = {
         message[2] if isinstance(message[2], str) else message[2][0]
         for message in extract_from_dir(
