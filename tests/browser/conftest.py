@@ -74,8 +74,6 @@ def live_server_config(database_url: str, tmp_path: Path, localstripe_url: str) 
         STRIPE_API_BASE=localstripe_url,
         STRIPE_JS_URL=f"{localstripe_url}/js.stripe.com/v3/",
         STRIPE_PUBLISHABLE_KEY=PUBLISHABLE_KEY,
-        # Pages post JSON to the API (no CSRF there); forms keep their CSRF token.
-        RATELIMIT_ENABLED=False,
     )
     return config
 

@@ -10,7 +10,9 @@
 
   const config = JSON.parse(document.getElementById("public-config").textContent);
   const M = config.messages;
-  const locale = config.locale || document.documentElement.lang || "en";
+  // The page's language, in the browser's regional variant when they agree (en-GB: 24 h clock).
+  const pageLocale = config.locale || document.documentElement.lang || "en";
+  const locale = (navigator.language || "").split("-")[0] === pageLocale ? navigator.language : pageLocale;
   const Checkout = window.AcompteCheckout;
   Checkout.messages = M;
   const API = "/api/v1/public";
