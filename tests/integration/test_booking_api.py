@@ -1,0 +1,154 @@
+"""Sessions through the JSON API with the in-memory gateway: policies, errors, isolation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from billing.gateway.memory import InMemoryGateway
+from billing.models import CardSetup
+from webapp.booking.models import Booking
+
+ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
+
+
+@pytest.fixture
+def gateway():
+    return InMemoryGateway()
+
+
+@pytest.fixture
+def app_config(app_config, gateway):
+    return {**app_config, "GATEWAY_FACTORY": lambda creds: gateway}
+
+
+@pytest.fixture
+def seller(client, make_freelancer):
+    """A freelancer open around the clock (UTC), with a helper to add offerings."""
+    freelancer = make_freelancer()
+    put = client.put(
+        "/api/v1/availability",
+        json={"timezone": "UTC", "weekly": ALL_WEEK, "exceptions": []},
+        headers=freelancer["headers"],
+    )
+    assert put.status_code == 200, put.get_json()
+
+    def offering(**overrides):
+        body = {
+            "title": "Call",
+            "duration_minutes": 60,
+            "amount_minor": 10_000,
+            "currency": "EUR",
+            "payment_policy": "prepay",
+            "free_cancel_hours": 24,
+            "late_cancel_fee_percent": 50,
+            "no_show_fee_percent": 100,
+            "buffer_minutes": 0,
+            "min_notice_minutes": 0,
+        }
+        body.update(overrides)
+        created = client.post("/api/v1/offerings", json=body, headers=freelancer["headers"])
+        assert created.status_code == 201, created.get_json()
+        return created.get_json()
+
+    freelancer["offering"] = offering
+    return freelancer
+
+
+def slot_in(days: float) -> str:
+    start = (datetime.now(UTC) + timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    return start.isoformat()
+
+
+def book(client, seller, offering, start, email="client@example.test"):
+    return client.post(
+        f"/api/v1/public/freelancers/{seller['slug']}/bookings",
+        json={
+            "offering_id": offering["id"],
+            "start": start,
+            "client": {"name": "Client", "email": email},
+        },
+    )
+
+
+def save_card(db_session, gateway, booking_id, pm="pm_card_visa"):
+    setup = db_session.scalars(
+        select(CardSetup).where(CardSetup.subject_id == str(booking_id)).order_by(CardSetup.id)
+    ).all()[-1]
+    gateway.confirm_setup_intent(setup.stripe_setup_intent_id, pm)
+
+
+def booked_and_confirmed(client, db_session, gateway, seller, offering, start, pm="pm_card_visa"):
+    created = book(client, seller, offering, start)
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    save_card(db_session, gateway, body["booking_id"], pm)
+    confirmed = client.post(
+        f"/api/v1/public/bookings/{body['booking_id']}/confirm",
+        json={"manage_token": body["manage_token"]},
+    )
+    return body, confirmed
+
+
+def test_prepay_books_then_charges_in_full(client, db_session, gateway, seller):
+    offering = seller["offering"]()
+    body, confirmed = booked_and_confirmed(
+        client, db_session, gateway, seller, offering, slot_in(3)
+    )
+    assert body["status"] == "pending_payment"
+    assert body["setup_intent_client_secret"]
+    assert confirmed.status_code == 200, confirmed.get_json()
+    assert confirmed.get_json() == {"status": "confirmed"}
+    detail = client.get(f"/api/v1/bookings/{body['booking_id']}", headers=seller["headers"])
+    data = detail.get_json()
+    assert data["payment"]["state"] == "captured"
+    assert data["payment"]["captured_minor"] == 10_000
+    actions = [e["action"] for e in data["timeline"]]
+    assert "booking_confirmed" in actions and "payment_succeeded" in actions
+
+
+def test_same_slot_twice_is_a_clean_409(client, seller):
+    offering = seller["offering"]()
+    start = slot_in(2)
+    assert book(client, seller, offering, start).status_code == 201
+    again = book(client, seller, offering, start, email="other@example.test")
+    assert again.status_code == 409
+    assert again.get_json()["error"]["code"] == "slot_taken"
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"offering_id": 999_999}, "offering_id"),
+        ({"start": "2020-01-01T10:00:00+00:00"}, "start"),
+        ({"client": {"name": "C", "email": "not-an-email"}}, "client"),
+        ({"start": "2030-01-01T10:00:00"}, "start"),
+    ],
+)
+def test_bad_booking_input_changes_nothing(client, db_session, seller, change, field):
+    offering = seller["offering"]()
+    body = {
+        "offering_id": offering["id"],
+        "start": slot_in(2),
+        "client": {"name": "Client", "email": "c@example.test"},
+        **change,
+    }
+    answer = client.post(f"/api/v1/public/freelancers/{seller['slug']}/bookings", json=body)
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["error"]["fields"]
+    assert db_session.scalars(select(Booking)).all() == []
+
+
+def test_wrong_token_is_404(client, seller):
+    offering = seller["offering"]()
+    body = book(client, seller, offering, slot_in(2)).get_json()
+    for path in ("confirm", "cancel"):
+        answer = client.post(
+            f"/api/v1/public/bookings/{body['booking_id']}/{path}",
+            json={"manage_token": "bkg_wrong"},
+        )
+        assert answer.status_code == 404
+    view = client.get(f"/api/v1/public/bookings/{body['booking_id']}?manage_token=nope")
+    assert view.status_code == 404

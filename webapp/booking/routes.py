@@ -1,0 +1,258 @@
+"""The freelancer's pages: offerings, availability, bookings with their actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from billing.errors import AlreadyDone, GatewayError, NotAllowed
+from webapp.booking import service
+from webapp.booking.schemas import AvailabilitySchema, OfferingSchema, dump_offering
+from webapp.extensions import db
+
+bp = Blueprint("booking", __name__, url_prefix="/sessions")
+
+WEEKDAYS = range(7)
+_INT_FIELDS = (
+    "duration_minutes",
+    "amount_minor",
+    "free_cancel_hours",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "min_notice_minutes",
+    "horizon_days",
+    "hold_lead_hours",
+    "secure_deadline_hours",
+)
+_OPTIONAL = _INT_FIELDS + (
+    "deposit_percent",
+    "late_cancel_fee_percent",
+    "no_show_fee_percent",
+    "description",
+)
+
+
+def _form_errors(exc: ValidationError) -> dict[str, list[str]]:
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return {
+        k: v
+        if isinstance(v, list)
+        else [str(m) for m in (v.values() if isinstance(v, dict) else [v])]
+        for k, v in messages.items()
+    }
+
+
+def _offering_form(form: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in ("title", "description", "currency", "payment_policy", *_OPTIONAL):
+        value = (form.get(name) or "").strip()
+        if value == "" and name in _OPTIONAL:
+            continue
+        if name in _INT_FIELDS:
+            data[name] = int(value) if value.lstrip("-").isdigit() else value
+        else:
+            data[name] = value
+    data["active"] = form.get("active") == "on"
+    return data
+
+
+@bp.get("/offerings")
+@login_required
+def offerings():
+    items = [dump_offering(o) for o in service.offerings(db.session, current_user.id)]
+    return render_template("booking/offerings.html", offerings=items)
+
+
+@bp.route("/offerings/new", methods=["GET", "POST"])
+@bp.route("/offerings/<int:offering_id>", methods=["GET", "POST"])
+@login_required
+def offering_form(offering_id: int | None = None):
+    offering = None
+    if offering_id is not None:
+        try:
+            offering = service.get_offering(db.session, current_user.id, offering_id)
+        except service.NotFound:
+            abort(404)
+    form: dict[str, Any] = (
+        dump_offering(offering)
+        if offering
+        else {"currency": current_user.currency, "payment_policy": "hold", "active": True}
+    )
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        submitted = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        form.update(submitted)
+        form["active"] = submitted.get("active") == "on"
+        try:
+            data = OfferingSchema(current=offering, partial=offering is not None).load(
+                _offering_form(submitted)
+            )
+        except ValidationError as exc:
+            errors = _form_errors(exc)
+        else:
+            if offering is None:
+                service.create_offering(db.session, current_user.id, data)
+            else:
+                service.update_offering(db.session, offering, data)
+            db.session.commit()
+            flash(_("Offering saved."))
+            return redirect(url_for("booking.offerings"))
+    status = 422 if errors else 200
+    return render_template(
+        "booking/offering_form.html", form=form, errors=errors, offering=offering
+    ), status
+
+
+@bp.post("/offerings/<int:offering_id>/archive")
+@login_required
+def archive(offering_id: int):
+    try:
+        offering = service.get_offering(db.session, current_user.id, offering_id)
+    except service.NotFound:
+        abort(404)
+    service.archive_offering(db.session, offering)
+    db.session.commit()
+    flash(_("Offering withdrawn; its bookings stay."))
+    return redirect(url_for("booking.offerings"))
+
+
+def _availability_form(form: Any) -> dict[str, Any]:
+    weekly = []
+    for day in WEEKDAYS:
+        for n in range(3):
+            start = (form.get(f"w{day}_{n}_start") or "").strip()
+            end = (form.get(f"w{day}_{n}_end") or "").strip()
+            if start or end:
+                weekly.append({"weekday": day, "start": start, "end": end})
+    exceptions = []
+    for line in (form.get("exceptions") or "").splitlines():
+        # One per line: "2026-12-24 closed" or "2026-12-31 09:00-12:00 14:00-16:00".
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) == 2 and parts[1].lower() == "closed":
+            exceptions.append({"date": parts[0], "closed": True})
+        else:
+            intervals = []
+            for part in parts[1:]:
+                start, _sep, end = part.partition("-")
+                intervals.append({"start": start, "end": end})
+            exceptions.append({"date": parts[0], "intervals": intervals})
+    return {
+        "timezone": (form.get("timezone") or "").strip(),
+        "weekly": weekly,
+        "exceptions": exceptions,
+    }
+
+
+def _availability_view(data: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {"timezone": data["timezone"]}
+    counts: dict[int, int] = {}
+    for interval in data["weekly"]:
+        day = int(interval["weekday"])
+        n = counts.get(day, 0)
+        counts[day] = n + 1
+        view[f"w{day}_{n}_start"] = interval["start"]
+        view[f"w{day}_{n}_end"] = interval["end"]
+    lines = []
+    for entry in data["exceptions"]:
+        if entry.get("closed"):
+            lines.append(f"{entry['date']} closed")
+        else:
+            spans = " ".join(f"{i['start']}-{i['end']}" for i in entry.get("intervals", []))
+            lines.append(f"{entry['date']} {spans}")
+    view["exceptions"] = "\n".join(lines)
+    return view
+
+
+@bp.route("/availability", methods=["GET", "POST"])
+@login_required
+def availability():
+    current = service.get_availability(db.session, current_user)
+    form = _availability_view(
+        {
+            "timezone": current.timezone,
+            "weekly": current.weekly or [],
+            "exceptions": current.exceptions or [],
+        }
+    )
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        try:
+            data = AvailabilitySchema().load(_availability_form(request.form))
+        except ValidationError as exc:
+            errors = _form_errors(exc)
+        else:
+            service.put_availability(db.session, current_user, data)
+            db.session.commit()
+            flash(_("Availability saved."))
+            return redirect(url_for("booking.availability"))
+    status = 422 if errors else 200
+    return render_template(
+        "booking/availability.html", form=form, errors=errors, weekdays=WEEKDAYS
+    ), status
+
+
+@bp.get("/bookings")
+@login_required
+def bookings():
+    from webapp.booking.api import dump_booking
+
+    upcoming = [
+        dump_booking(b) for b in service.list_bookings(db.session, current_user.id, upcoming=True)
+    ]
+    past = [
+        dump_booking(b) for b in service.list_bookings(db.session, current_user.id, upcoming=False)
+    ]
+    return render_template("booking/bookings.html", upcoming=upcoming, past=past)
+
+
+@bp.get("/bookings/<int:booking_id>")
+@login_required
+def booking_detail(booking_id: int):
+    from webapp.booking.api import dump_booking
+
+    try:
+        booking = service.get_booking(db.session, current_user.id, booking_id)
+    except service.NotFound:
+        abort(404)
+    return render_template(
+        "booking/booking.html", booking=dump_booking(booking, with_timeline=True)
+    )
+
+
+_ACTIONS = {
+    "complete": service.complete,
+    "no-show": service.mark_no_show,
+    "cancel": service.cancel_by_freelancer,
+}
+
+
+@bp.post("/bookings/<int:booking_id>/<action>")
+@login_required
+def booking_action(booking_id: int, action: str):
+    fn = _ACTIONS.get(action)
+    if fn is None:
+        abort(404)
+    try:
+        fn(db.session, current_user.id, booking_id)
+    except service.NotFound:
+        db.session.rollback()
+        abort(404)
+    except AlreadyDone:
+        db.session.rollback()
+        flash(_("Already done."))
+    except NotAllowed as exc:
+        db.session.rollback()
+        flash(_("Not possible now: %(reason)s", reason=str(exc)))
+    except GatewayError:
+        db.session.rollback()
+        flash(_("The payment service did not answer; please try again."))
+    else:
+        flash(_("Done."))
+    return redirect(url_for("booking.booking_detail", booking_id=booking_id))
