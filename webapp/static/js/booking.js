@@ -320,31 +320,34 @@
         return;
       } catch (err) {
         payStatus.textContent = "";
-        handleError(err);
+        await handleError(err);
       } finally {
         payButton.disabled = false;
         payButton.removeAttribute("aria-busy");
       }
     }
 
-    function handleError(err) {
+    async function handleError(err) {
       const pending = state.pending;
-      const body = (err && err.body) || {};
       if (pending && pending.cardSaved && (err.kind === "declined" || err.kind === "authentication_failed")) {
-        // The card was saved but the charge failed: another card needs a new SetupIntent.
-        const fresh = body.setup_intent_client_secret
-          || (body.error && body.error.fields && body.error.fields.setup_intent_client_secret);
-        if (fresh) {
-          pending.setup_intent_client_secret = fresh;
+        // The card was saved, then the charge failed: the booking keeps its slot
+        // (until it expires) and asks for a new SetupIntent to save another card.
+        try {
+          const fresh = await Checkout.postJSON(`${API}/bookings/${pending.booking_id}/card-setup`, {
+            manage_token: pending.manage_token,
+          });
+          pending.setup_intent_client_secret = fresh.setup_intent_client_secret;
           pending.cardSaved = false;
-        } else {
-          state.pending = null;
+        } catch (e) {
+          state.pending = null; // start again with a new booking on the next click
         }
       }
       if (err.kind === "server") {
-        if (err.status === 409 && /expir/i.test(err.code || "")) return slotLost(M.expired);
-        if (err.status === 409 || err.status === 410) {
-          return slotLost(err.status === 410 || /expir/i.test(err.code || "") ? M.expired : M.slot_taken);
+        if ((err.status === 409 && /expir/i.test(err.code || "")) || err.status === 410) {
+          return slotLost(M.expired);
+        }
+        if (err.status === 409 && (err.code === "slot_taken" || err.code === "conflict")) {
+          return slotLost(M.slot_taken);
         }
         if (err.status === 422) {
           const fields = err.fields || {};
