@@ -6,6 +6,7 @@ with `nosniff`, so a file can never run as a page of ours.
 
 from __future__ import annotations
 
+import io
 import secrets
 from pathlib import Path
 from typing import IO
@@ -117,9 +118,10 @@ def store(
 
 def download(attachment: Attachment) -> Response:
     """The file as a download that browsers will neither sniff nor render."""
-    path = upload_folder() / attachment.storage_key
+    # Read whole (5 MB at most): no file handle outlives the request.
+    data = (upload_folder() / attachment.storage_key).read_bytes()
     response = send_file(
-        path,
+        io.BytesIO(data),
         mimetype=attachment.content_type,
         as_attachment=True,
         download_name=attachment.filename,

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import cards, events, outcomes, payments
-from billing.errors import AlreadyDone, GatewayError, NotAllowed
+from billing.errors import AlreadyDone, BillingError, GatewayError, NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.locking import lock
 from billing.models import CardSetup, Payment
@@ -489,7 +489,7 @@ def answer(
     reply.sent_at = now
     question.capture_error = None
     move(session, question, ANSWERED, actor=actor, data={"answer_id": reply.id})
-    _issue_invoice(session, question)
+    _issue_invoice(session, question, now=now)
     _notify_answered(session, question, reply)
     return question
 
@@ -539,13 +539,12 @@ def expire(session: Session, gateway: PaymentGateway, question_id: int, *, now: 
 
 def due_for_expiry(session: Session, now: datetime) -> list[tuple[int, int]]:
     """(question id, freelancer id) of open questions whose deadline has come."""
-    return list(
-        session.execute(
-            select(Question.id, Question.freelancer_id)
-            .where(Question.status.in_(OPEN), Question.deadline_at <= now)
-            .order_by(Question.deadline_at)
-        ).tuples()
+    rows = session.execute(
+        select(Question.id, Question.freelancer_id)
+        .where(Question.status.in_(OPEN), Question.deadline_at <= now)
+        .order_by(Question.deadline_at)
     )
+    return [(question_id, freelancer_id) for question_id, freelancer_id in rows]
 
 
 # --- reading -----------------------------------------------------------------
@@ -648,18 +647,60 @@ def _capture_failed(session: Session, question: Question, error: str, *, actor: 
     )
 
 
-def _issue_invoice(session: Session, question: Question) -> None:
-    """INTEGRATION POINT (invoices): one invoice per captured paid question."""
+def _issue_invoice(session: Session, question: Question, *, now: datetime) -> None:
+    """The invoice backing the captured hold, through the shared invoice code.
+
+    Never undoes the answer: the money is captured at Stripe by now, so an
+    invoice that cannot be issued (an incomplete business profile…) is
+    recorded on the timeline for the freelancer to fix, not raised.
+    """
     if question.payment_id is None:
         return
     try:
-        from webapp.invoices.issue import issue_for_payment  # type: ignore[import-not-found]
-    except ImportError:
-        # "invoices" is building `issue_for_payment`; until it lands no invoice
-        # is issued and the client's page shows the receipt without a link.
+        from billing.invoicing.service import Party
+        from webapp.invoices.issue import issue_for_payment, local_today, priced_line
+    except ImportError:  # an install without the invoices feature
         return
-    invoice = issue_for_payment(session, payment_id=question.payment_id)
-    question.invoice_id = getattr(invoice, "id", None)
+    payment = session.get(Payment, question.payment_id)
+    freelancer = session.get(Freelancer, question.freelancer_id)
+    assert payment is not None and freelancer is not None
+    line = priced_line(
+        freelancer,
+        str(_l("Answer to a paid question (%(date)s)", date=local_today(freelancer, now))),
+        payment.amount_captured_minor,
+    )
+    buyer = Party(
+        name=question.client_name,
+        legal_name="",
+        siret="",
+        address="",
+        email=question.client_email,
+        is_business=False,
+    )
+    try:
+        with session.begin_nested():
+            invoice = issue_for_payment(
+                session,
+                payment,
+                lines=[line],
+                buyer=buyer,
+                service_date=local_today(freelancer, now),
+                locale=question.client_locale,
+                source_type=SUBJECT,
+                source_id=question.id,
+                now=now,
+            )
+    except BillingError as exc:
+        log.warning("question %s: invoice not issued: %s", question.id, exc)
+        record(
+            session,
+            question,
+            "message_invoice_failed",
+            actor=events.SYSTEM,
+            data={"error": str(exc)},
+        )
+        return
+    question.invoice_id = invoice.id
     session.flush()
 
 
