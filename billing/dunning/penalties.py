@@ -135,5 +135,7 @@ def compute(
                 rate = table.rate_on(ECB, first) + ECB_MARGIN_BP
             periods.append((first, last, rate))
     interest_minor, segments = interest(amount_minor, periods)
-    indemnity = RECOVERY_INDEMNITY_EUR_MINOR if business and days_late > 0 and currency == "eur" else 0
+    indemnity = (
+        RECOVERY_INDEMNITY_EUR_MINOR if business and days_late > 0 and currency == "eur" else 0
+    )
     return Penalties(currency, days_late, interest_minor, indemnity, segments, basis)
