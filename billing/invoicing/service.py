@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
@@ -565,6 +565,7 @@ def record_payment(
         raise NotAllowed(f"method must be one of {METHODS}")
     if paid_at.tzinfo is None:
         raise NotAllowed("paid_at must be timezone-aware")
+    paid_at = paid_at.astimezone(UTC)
     invoice = _locked_invoice(session, invoice_id)
     if invoice.kind != KIND_INVOICE:
         raise NotAllowed("a credit note is not paid: refund through the payment instead")
