@@ -187,7 +187,7 @@ def booking_view(data: dict[str, Any]) -> dict[str, Any]:
         "id": data.get("id") or data.get("booking_id"),
         "status": status,
         "status_text": wording.status_text(status),
-        "title": data.get("offering_title") or offering.get("title") or "",
+        "title": data.get("title") or data.get("offering_title") or offering.get("title") or "",
         "freelancer_name": freelancer.get("display_name") or data.get("freelancer_name") or "",
         "freelancer_slug": freelancer.get("slug") or data.get("freelancer_slug"),
         "offering_id": data.get("offering_id") or offering.get("id"),
