@@ -907,17 +907,33 @@ def on_payment_change(session: Session, payment: Payment, old: str, new: str) ->
 
 
 def issue_invoice(session: Session, milestone: Milestone, payment: Payment | None) -> None:
-    """INVOICE CALL SITE: every milestone payment is backed by an invoice.
+    """Every milestone payment is backed by an invoice (the invoices feature issues it).
 
-    Delegates to the invoices feature (`webapp.invoices.issue.issue_for_payment`)
-    once it exists; until then the payment is recorded and no invoice is issued.
+    By card: issued for the succeeded payment. By bank transfer: issued, then
+    the transfer recorded on it.
     """
-    try:
-        from webapp.invoices import issue as invoices_issue  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    if payment is None or not hasattr(invoices_issue, "issue_for_payment"):
-        return
     from webapp.quotes.invoicing import issue_milestone_invoice
 
-    issue_milestone_invoice(session, milestone, payment)
+    try:
+        # A savepoint: an invoice that cannot be issued (e.g. the profile lacks
+        # the legal name) must never undo the record of money already taken.
+        with session.begin_nested():
+            invoice = issue_milestone_invoice(session, milestone, payment)
+    except (NotAllowed, ValueError) as exc:
+        events.record(
+            session,
+            subject_type="milestone",
+            subject_id=milestone.id,
+            action="milestone_invoice_not_issued",
+            freelancer_id=milestone.freelancer_id,
+            data={"error": str(exc), "payment_id": payment.id if payment else None},
+        )
+        return
+    events.record(
+        session,
+        subject_type="milestone",
+        subject_id=milestone.id,
+        action="milestone_invoiced",
+        freelancer_id=milestone.freelancer_id,
+        data={"invoice_id": invoice.id, "number": getattr(invoice, "number", None)},
+    )
