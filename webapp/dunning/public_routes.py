@@ -43,6 +43,16 @@ def _private(response: Response) -> Response:
     return response
 
 
+@bp.context_processor
+def _lang_url() -> dict:
+    # The public base template links to the same page in the other language.
+    def lang_url(code: str) -> str:
+        args = {**request.args.to_dict(), "lang": code}
+        return url_for(request.endpoint or "accounts.home", **(request.view_args or {}), **args)
+
+    return {"lang_url": lang_url}
+
+
 def _case(token: str) -> DunningCase:
     if len(token) > TOKEN_MAX_LENGTH:
         abort(404)

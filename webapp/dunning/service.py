@@ -211,23 +211,19 @@ def ensure_invoice(
     """
     if case.invoice_id is not None:
         return invoice_of(session, case)
-    from webapp.invoices.issue import issue_unpaid, priced_line
+    from webapp.invoices.issue import priced_line
 
     freelancer = session.get(Freelancer, case.freelancer_id)
     assert freelancer is not None
     buyer = buyer or Buyer(case.client_name, case.client_email, case.client_is_business)
+    with force_locale(case.locale):
+        description = _describe(session, case.subject_type, case.subject_id)
     try:
         with session.begin_nested():
-            invoice = issue_unpaid(
+            invoice = _issue_due_now(
                 session,
                 freelancer=freelancer,
-                lines=[
-                    priced_line(
-                        freelancer,
-                        _describe(session, case.subject_type, case.subject_id),
-                        case.amount_minor,
-                    )
-                ],
+                lines=[priced_line(freelancer, description, case.amount_minor)],
                 buyer=buyer.party(),
                 service_date=case.anchor_at.date(),
                 source_type=case.subject_type,
@@ -254,6 +250,24 @@ def ensure_invoice(
         actor=events.SYSTEM,
     )
     return invoice
+
+
+def _issue_due_now(session: Session, **kwargs: Any) -> Invoice:
+    """`issue_unpaid`, due on its issue date: a failed charge's money was due at the charge
+    (the quote or booking said when), not after the freelancer's usual payment terms.
+
+    Uses `due_in_days` when `issue_unpaid` accepts it (asked of the invoices
+    feature); until then the module's own `_issue` with `due_in_days=0`.
+    """
+    import inspect
+
+    from webapp.invoices import issue
+
+    if "due_in_days" in inspect.signature(issue.issue_unpaid).parameters:
+        return issue.issue_unpaid(session, due_in_days=0, **kwargs)
+    freelancer = kwargs.pop("freelancer")
+    kwargs["currency"] = kwargs.get("currency") or freelancer.currency
+    return issue._issue(session, freelancer, due_in_days=0, **kwargs)
 
 
 def _new_token() -> tuple[str, str, str]:
@@ -369,6 +383,9 @@ def mark_paid(
                 reference=payment.stripe_payment_intent_id or "",
                 actor=actor,
             )
+    if case.status in engine.CLOSED:
+        # The invoice turning paid already closed it (`on_invoice_status`).
+        return
     engine.close(
         session,
         case,
