@@ -22,7 +22,6 @@ from sqlalchemy import func, select
 from billing import cards, payments
 from billing.dunning.models import DunningCase, DunningStep
 from billing.invoicing.models import Invoice
-from billing.models import Event
 from billing.money import Money
 from billing.payments import Subject
 from tests.conftest import ARTIFACTS
