@@ -152,3 +152,110 @@ def test_wrong_token_is_404(client, seller):
         assert answer.status_code == 404
     view = client.get(f"/api/v1/public/bookings/{body['booking_id']}?manage_token=nope")
     assert view.status_code == 404
+
+
+def log_in(client, who):
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    answer = client.post(
+        "/login", data={"email": who["email"], "password": who["password"], "csrf_token": token}
+    )
+    assert answer.status_code == 302
+
+
+FREELANCER_ROUTES = [
+    ("get", "/api/v1/offerings/{offering}"),
+    ("patch", "/api/v1/offerings/{offering}"),
+    ("delete", "/api/v1/offerings/{offering}"),
+    ("get", "/api/v1/bookings/{booking}"),
+    ("post", "/api/v1/bookings/{booking}/complete"),
+    ("post", "/api/v1/bookings/{booking}/no-show"),
+    ("post", "/api/v1/bookings/{booking}/cancel"),
+]
+
+
+@pytest.mark.parametrize("method, path", FREELANCER_ROUTES)
+def test_another_freelancers_ids_are_404(client, make_freelancer, seller, method, path):
+    # given a booking of `seller`, and someone else with a valid token
+    offering = seller["offering"]()
+    booking = book(client, seller, offering, slot_in(2)).get_json()
+    intruder = make_freelancer()
+    url = path.format(offering=offering["id"], booking=booking["booking_id"])
+    kwargs = {"headers": intruder["headers"]}
+    if method == "patch":
+        kwargs["json"] = {"title": "Mine now"}
+    # when / then
+    answer = getattr(client, method)(url, **kwargs)
+    assert answer.status_code == 404
+    assert answer.get_json()["error"]["code"] == "not_found"
+    listed = client.get("/api/v1/bookings", headers=intruder["headers"]).get_json()
+    assert listed["bookings"] == []
+    own = client.get(f"/api/v1/offerings/{offering['id']}", headers=seller["headers"])
+    assert own.get_json()["title"] == "Call"
+
+
+@pytest.mark.parametrize("path", ["/sessions/offerings/{offering}", "/sessions/bookings/{booking}"])
+def test_another_freelancers_pages_are_404(client, make_freelancer, seller, path):
+    offering = seller["offering"]()
+    booking = book(client, seller, offering, slot_in(2)).get_json()
+    intruder = make_freelancer()
+    log_in(client, intruder)
+    url = path.format(offering=offering["id"], booking=booking["booking_id"])
+    assert client.get(url).status_code == 404
+
+
+def test_pages_render_for_the_owner(client, seller):
+    offering = seller["offering"]()
+    booking = book(client, seller, offering, slot_in(2)).get_json()
+    log_in(client, seller)
+    for url in (
+        "/sessions/offerings",
+        f"/sessions/offerings/{offering['id']}",
+        "/sessions/offerings/new",
+        "/sessions/availability",
+        "/sessions/bookings",
+        f"/sessions/bookings/{booking['booking_id']}",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+
+
+def test_slots_are_rendered_in_the_clients_zone(client, seller):
+    offering = seller["offering"]()
+    day = (datetime.now(UTC) + timedelta(days=3)).date()
+    answer = client.get(
+        f"/api/v1/public/freelancers/{seller['slug']}/offerings/{offering['id']}/slots",
+        query_string={"from": day.isoformat(), "to": day.isoformat(), "tz": "Asia/Tokyo"},
+    )
+    slots = answer.get_json()["slots"]
+    assert len(slots) == 24
+    assert all(
+        s["start"].endswith("+09:00") and s["start"].startswith(day.isoformat()) for s in slots
+    )
+    bad = client.get(
+        f"/api/v1/public/freelancers/{seller['slug']}/offerings/{offering['id']}/slots",
+        query_string={"from": day.isoformat(), "to": day.isoformat(), "tz": "Mars/Base"},
+    )
+    assert bad.status_code == 400
+    assert "tz" in bad.get_json()["error"]["fields"]
+
+
+def test_pending_booking_expires_after_fifteen_minutes_and_frees_the_slot(app, client, seller):
+    from webapp.due import run_due
+
+    offering = seller["offering"]()
+    start = slot_in(2)
+    body = book(client, seller, offering, start).get_json()
+    created = datetime.now(UTC)
+    with app.app_context():
+        run_due(created + timedelta(minutes=14))
+    assert book(client, seller, offering, start, email="b@example.test").status_code == 409
+    with app.app_context():
+        run_due(created + timedelta(minutes=16))
+    view = client.get(
+        f"/api/v1/public/bookings/{body['booking_id']}?manage_token={body['manage_token']}"
+    )
+    assert view.get_json()["status"] == "expired"
+    assert book(client, seller, offering, start, email="b@example.test").status_code == 201
