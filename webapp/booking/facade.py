@@ -204,7 +204,11 @@ def confirm(session: Session, booking_id: int, token: str, *, now: datetime | No
             payments.reconcile(session, gateway, payment.id, now=now)
         return _answer(session, gateway, booking, payment)
 
-    if booking.status == CONFIRMED and not svc.hold_policy_unsecured(booking):
+    # Confirmed: nothing to do, unless a far-away hold failed and the client
+    # came back with a card (a card merely saved waits for its due hold).
+    if booking.status == CONFIRMED and not (
+        svc.hold_policy_unsecured(booking) and booking.payment_state == "failed"
+    ):
         session.commit()
         return {"status": CONFIRMED}
     if booking.status not in (PENDING_PAYMENT, CONFIRMED):
