@@ -56,10 +56,16 @@ _ACTIONS = {
 
 
 def record(
-    session: Session, case: DunningCase, action: str, *, actor: str, data: dict | None = None
+    session: Session,
+    case: DunningCase,
+    action: str,
+    *,
+    actor: str,
+    data: dict | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """Append one event to the case's timeline."""
-    events.record(
+    """Append one event to the case's timeline (`at`: the sweep's clock, e.g. run-due --now)."""
+    event = events.record(
         session,
         subject_type=SUBJECT,
         subject_id=case.id,
@@ -68,6 +74,9 @@ def record(
         freelancer_id=case.freelancer_id,
         data=data or {},
     )
+    if at is not None:
+        event.occurred_at = at
+        session.flush()
 
 
 def transition(
@@ -92,7 +101,7 @@ def transition(
         case.pause_kind, case.promise_date = None, None
     session.flush()
     action = _ACTIONS.get((old, new_status), f"dunning_{new_status}")
-    record(session, case, action, actor=actor, data={"from": old, **(data or {})})
+    record(session, case, action, actor=actor, data={"from": old, **(data or {})}, at=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +354,7 @@ def record_step(
         f"dunning_step_{step.name}",
         actor=events.SYSTEM,
         data={"outcome": result.outcome, "day": step.day, **result.data},
+        at=now,
     )
     return row
 

@@ -32,6 +32,12 @@ _ACTIONS = {
         "payment_failed": "Paiement par carte refusé",
         "payment_succeeded": "Paiement par carte réussi",
         "invoice_issued": "Facture émise",
+        "dunning_step_retry_1": "Nouvelle tentative de prélèvement sur la carte",
+        "dunning_step_retry_2": "Nouvelle tentative de prélèvement sur la carte",
+        "dunning_step_retry_3": "Nouvelle tentative de prélèvement sur la carte",
+        "dunning_retry_failed": "Nouvelle tentative refusée",
+        "dunning_paid": "Payé — dossier clos",
+        "dunning_client_paying": "Le client paie par le lien sécurisé",
     },
     "en": {
         "dunning_opened": "Dunning case opened",
@@ -46,6 +52,12 @@ _ACTIONS = {
         "payment_failed": "Card payment declined",
         "payment_succeeded": "Card payment succeeded",
         "invoice_issued": "Invoice issued",
+        "dunning_step_retry_1": "Card charged again",
+        "dunning_step_retry_2": "Card charged again",
+        "dunning_step_retry_3": "Card charged again",
+        "dunning_retry_failed": "Retry declined",
+        "dunning_paid": "Paid — case closed",
+        "dunning_client_paying": "The client pays through the secure link",
     },
 }
 
