@@ -28,6 +28,21 @@ pytest_plugins = ["tests.plugins.fake_stripe", "tests.plugins.smtp"]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2id with tiny costs in tests: same code path, a fraction of the time.
+
+    tests/unit/test_passwords.py checks the production parameters.
+    """
+    from argon2 import PasswordHasher
+
+    from webapp.accounts import service
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(service, "_hasher", cheap)
+    monkeypatch.setattr(service, "_DUMMY_HASH", cheap.hash("timing-dummy"))
+
+
 @pytest.fixture(scope="session")
 def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite file migrated to head; each test copies it (fast, isolated)."""

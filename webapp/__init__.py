@@ -51,8 +51,13 @@ def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
 
 def select_locale() -> str:
     """The freelancer's language when logged in, else the browser's, else French."""
+    from flask import has_request_context
     from flask_login import current_user
 
+    if not has_request_context():
+        # Background work (run-due, the worker): e-mails set their recipient's
+        # locale with force_locale; anything else falls back to French.
+        return "fr"
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in SUPPORTED_LOCALES:
         return chosen
