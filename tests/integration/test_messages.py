@@ -291,7 +291,9 @@ def test_follow_up_refused_when_the_freelancer_does_not_offer_it(client, held):
         f"/api/v1/messages/{message_id}/answer", json={"text": "A"}, headers=freelancer["headers"]
     )
     follow = client.post(
-        f"/api/v1/public/messages/{message_id}/follow-up", json={"token": token, "text": "?"}
+        f"/api/v1/public/messages/{message_id}/follow-up",
+        json={"token": token, "text": "?"},
+        headers={"Accept-Language": "en"},
     )
     assert follow.status_code == 409
     assert "new question" in follow.get_json()["error"]["message"]
@@ -362,6 +364,7 @@ def upload(client, message_id, token, data, filename):
     return client.post(
         f"/api/v1/public/messages/{message_id}/attachments",
         data=body,
+        headers={"Accept-Language": "en"},
         content_type=f"multipart/form-data; boundary={boundary}",
     )
 

@@ -89,7 +89,7 @@ def test_failed_capture_keeps_the_answer_unsent_and_tells_the_freelancer(
     assert not any("Secret" in m.body_text for m in client_mails)
     assert db_session.scalar(
         select(OutboundEmail).where(
-            OutboundEmail.to_addr == f["email"], OutboundEmail.body_text.contains("NOT sent")
+            OutboundEmail.to_addr == f["email"], OutboundEmail.body_text.contains(str(error))
         )
     )
     # when the freelancer retries and Stripe is back: captured once, answer sent
