@@ -8,10 +8,12 @@ Card numbers are Stripe's test cards, as localstripe implements them:
 from __future__ import annotations
 
 import re
+import time
 from itertools import count
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from tests.browser.conftest import LiveServer
 
@@ -23,10 +25,39 @@ DECLINED_WHEN_CHARGED = "4000000000000341"
 _seq = count(1)
 
 
+class RetryingClient:
+    """The live server's test client, retrying a write that lost SQLite's snapshot race.
+
+    localstripe delivers the previous tests' late events to this server's
+    webhook while the setup writes; under WAL a deferred transaction that read
+    before another writer committed fails at once with "database is locked"
+    (SQLITE_BUSY_SNAPSHOT) instead of waiting. Setup only: the flows under test
+    are never retried.
+    """
+
+    def __init__(self, live_server: LiveServer) -> None:
+        self.client = live_server.client
+
+    def __getattr__(self, method: str) -> Any:
+        call = getattr(self.client, method)
+
+        def retrying(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(5):
+                try:
+                    return call(*args, **kwargs)
+                except OperationalError as exc:
+                    if "database is locked" not in str(exc) or attempt == 4:
+                        raise
+                    time.sleep(0.2)
+            raise AssertionError("unreachable")
+
+        return retrying
+
+
 @pytest.fixture
 def offering(live_server: LiveServer) -> dict[str, Any]:
     """A freelancer open every day 08:00–20:00 (Paris) with one 1-hour `hold` offering."""
-    client = live_server.client
+    client = RetryingClient(live_server)
     n = next(_seq)
     body = {
         "email": f"browser{n}@example.test",
