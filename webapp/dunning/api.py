@@ -163,6 +163,10 @@ def _public_case(token: str) -> DunningCase:
     case = service.case_for_token(db.session, token)
     if case is None:
         raise ApiError(404, "This payment link is not valid.")
+    # End the read snapshot: on SQLite a read transaction that later writes fails
+    # at once (not after the busy timeout) if another connection wrote meanwhile,
+    # e.g. a Stripe webhook arriving during this request.
+    db.session.commit()
     return case
 
 
@@ -177,7 +181,9 @@ def _public_case(token: str) -> DunningCase:
 def public_pay(token: str):
     from webapp.stripe_connect import credentials, gateway
 
-    case = _public_case(token)
+    from billing.locking import lock
+
+    case = lock(db.session, DunningCase, _public_case(token).id)
     invoice = service.invoice_of(db.session, case)
     body = {
         "status": "paid" if case.status == engine.PAID else case.status,

@@ -49,7 +49,7 @@
           confirm: () => Checkout.postJSON(config.confirmUrl, {}),
         });
         if (answer.status === "paid") {
-          form.hidden = true;
+          document.getElementById("pay-open").hidden = true;
           document.getElementById("pay-done").hidden = false;
         }
       } catch (err) {
