@@ -179,9 +179,8 @@ def _public_case(token: str) -> DunningCase:
 )
 @limiter.limit("60/minute")
 def public_pay(token: str):
-    from webapp.stripe_connect import credentials, gateway
-
     from billing.locking import lock
+    from webapp.stripe_connect import credentials, gateway
 
     case = lock(db.session, DunningCase, _public_case(token).id)
     invoice = service.invoice_of(db.session, case)
