@@ -152,7 +152,7 @@ def _body_or_empty() -> dict[str, Any]:
 @bp.post("/milestones/<int:milestone_id>/deliver")
 @documented(
     "Mark a milestone delivered; the client approves, objects, or it is auto-approved",
-    body=schemas.DeliverSchema,
+    body=schemas.MilestoneDeliverSchema,
     response=_OBJ,
     tag="quotes",
 )
@@ -160,7 +160,7 @@ def _body_or_empty() -> dict[str, Any]:
 @answers_errors
 def deliver(milestone_id: int):
     milestone = _own_milestone(milestone_id)
-    data = schemas.DeliverSchema().load(_body_or_empty())
+    data = schemas.MilestoneDeliverSchema().load(_body_or_empty())
     service.deliver_milestone(db.session, current_freelancer(), milestone, data["note"])
     db.session.commit()
     return jsonify(milestone_json(db.session, milestone, private=True))
@@ -169,7 +169,7 @@ def deliver(milestone_id: int):
 @bp.post("/milestones/<int:milestone_id>/resolve")
 @documented(
     "Resolve an objection: revise, charge (agreed with the client) or cancel",
-    body=schemas.ResolveSchema,
+    body=schemas.MilestoneResolveSchema,
     response=_OBJ,
     tag="quotes",
 )
@@ -177,7 +177,7 @@ def deliver(milestone_id: int):
 @answers_errors
 def resolve(milestone_id: int):
     milestone = _own_milestone(milestone_id)
-    data = schemas.ResolveSchema().load(json_body())
+    data = schemas.MilestoneResolveSchema().load(json_body())
     service.resolve_objection(
         db.session, current_freelancer(), milestone, data["action"], data["note"]
     )
@@ -188,7 +188,7 @@ def resolve(milestone_id: int):
 @bp.post("/milestones/<int:milestone_id>/cancel")
 @documented(
     "Cancel a milestone: it will never be charged",
-    body=schemas.DeliverSchema,
+    body=schemas.MilestoneDeliverSchema,
     response=_OBJ,
     tag="quotes",
 )
@@ -196,7 +196,7 @@ def resolve(milestone_id: int):
 @answers_errors
 def cancel(milestone_id: int):
     milestone = _own_milestone(milestone_id)
-    data = schemas.DeliverSchema().load(_body_or_empty())
+    data = schemas.MilestoneDeliverSchema().load(_body_or_empty())
     service.cancel_milestone(db.session, current_freelancer(), milestone, data["note"])
     db.session.commit()
     return jsonify(milestone_json(db.session, milestone, private=True))
@@ -205,7 +205,7 @@ def cancel(milestone_id: int):
 @bp.post("/milestones/<int:milestone_id>/manual-payment")
 @documented(
     "Record a bank transfer for a milestone",
-    body=schemas.ManualPaymentSchema,
+    body=schemas.MilestoneManualPaymentSchema,
     response=_OBJ,
     tag="quotes",
 )
@@ -213,7 +213,7 @@ def cancel(milestone_id: int):
 @answers_errors
 def manual_payment(milestone_id: int):
     milestone = _own_milestone(milestone_id)
-    data = schemas.ManualPaymentSchema().load(_body_or_empty())
+    data = schemas.MilestoneManualPaymentSchema().load(_body_or_empty())
     service.record_manual_payment(
         db.session,
         current_freelancer(),
@@ -246,7 +246,7 @@ def client_ip() -> str:
 @bp.post("/public/quotes/<token>/accept")
 @documented(
     "Sign the quote (typed name, terms) and get a SetupIntent to save the card",
-    body=schemas.AcceptSchema,
+    body=schemas.QuoteAcceptSchema,
     response=_OBJ,
     auth=False,
     tag="public",
@@ -255,7 +255,7 @@ def client_ip() -> str:
 @answers_errors
 def accept(token: str):
     quote = _public_quote(token)
-    data = schemas.AcceptSchema().load(json_body())
+    data = schemas.QuoteAcceptSchema().load(json_body())
     acceptance, secret = service.start_acceptance(
         db.session,
         _gateway(quote.freelancer_id),
@@ -324,7 +324,7 @@ def confirm_and_charge(quote: Quote, acceptance_id: int | None) -> dict[str, Any
 @bp.post("/public/quotes/<token>/accept/confirm")
 @documented(
     "After the card is saved: accept and charge the deposit",
-    body=schemas.ConfirmSchema,
+    body=schemas.QuoteConfirmSchema,
     response=_OBJ,
     auth=False,
     tag="public",
@@ -333,14 +333,14 @@ def confirm_and_charge(quote: Quote, acceptance_id: int | None) -> dict[str, Any
 @answers_errors
 def accept_confirm(token: str):
     quote = _public_quote(token)
-    data = schemas.ConfirmSchema().load(_body_or_empty())
+    data = schemas.QuoteConfirmSchema().load(_body_or_empty())
     return jsonify(confirm_and_charge(quote, data["acceptance_id"]))
 
 
 @bp.post("/public/quotes/<token>/decline")
 @documented(
     "The client declines the quote",
-    body=schemas.DeclineSchema,
+    body=schemas.QuoteDeclineSchema,
     response=_OBJ,
     auth=False,
     tag="public",
@@ -349,7 +349,7 @@ def accept_confirm(token: str):
 @answers_errors
 def decline(token: str):
     quote = _public_quote(token)
-    data = schemas.DeclineSchema().load(_body_or_empty())
+    data = schemas.QuoteDeclineSchema().load(_body_or_empty())
     service.decline_quote(db.session, quote, data["reason"])
     db.session.commit()
     return jsonify({"status": quote.status})

@@ -19,7 +19,7 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-class ClientSchema(StrictSchema):
+class QuoteClientSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=320))
     company = fields.String(load_default="", validate=validate.Length(max=200))
@@ -40,7 +40,7 @@ class ClientSchema(StrictSchema):
         return data
 
 
-class LineSchema(StrictSchema):
+class QuoteLineSchema(StrictSchema):
     description = fields.String(required=True, validate=validate.Length(min=1, max=500))
     quantity = fields.Integer(strict=True, load_default=1, validate=validate.Range(1, 100_000))
     unit_amount_minor = fields.Integer(
@@ -48,7 +48,7 @@ class LineSchema(StrictSchema):
     )
 
 
-class MilestoneSchema(StrictSchema):
+class QuoteMilestoneSchema(StrictSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     amount_minor = fields.Integer(
         strict=True,
@@ -85,15 +85,15 @@ class QuoteSchema(StrictSchema):
 
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     currency = fields.String(load_default=None)
-    client = fields.Nested(ClientSchema, required=True)
+    client = fields.Nested(QuoteClientSchema, required=True)
     terms = fields.String(load_default="", validate=validate.Length(max=20_000))
     valid_until = fields.Date(load_default=None)
     auto_approve_days = fields.Integer(strict=True, load_default=7, validate=validate.Range(1, 60))
     lines = fields.List(
-        fields.Nested(LineSchema), load_default=list, validate=validate.Length(max=100)
+        fields.Nested(QuoteLineSchema), load_default=list, validate=validate.Length(max=100)
     )
     milestones = fields.List(
-        fields.Nested(MilestoneSchema), required=True, validate=validate.Length(min=1, max=20)
+        fields.Nested(QuoteMilestoneSchema), required=True, validate=validate.Length(min=1, max=20)
     )
 
     @validates("currency")
@@ -108,7 +108,7 @@ class QuoteSchema(StrictSchema):
         return data
 
 
-class AcceptSchema(StrictSchema):
+class QuoteAcceptSchema(StrictSchema):
     signer_name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     accept_terms = fields.Boolean(required=True)
 
@@ -118,15 +118,15 @@ class AcceptSchema(StrictSchema):
             raise ValidationError("Tick the box to accept the terms.")
 
 
-class ConfirmSchema(StrictSchema):
+class QuoteConfirmSchema(StrictSchema):
     acceptance_id = fields.Integer(strict=True, load_default=None)
 
 
-class DeclineSchema(StrictSchema):
+class QuoteDeclineSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-class DeliverSchema(StrictSchema):
+class MilestoneDeliverSchema(StrictSchema):
     note = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
@@ -135,11 +135,11 @@ class ClientMilestoneSchema(StrictSchema):
     reason = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
-class ResolveSchema(StrictSchema):
+class MilestoneResolveSchema(StrictSchema):
     action = fields.String(required=True, validate=validate.OneOf(["revise", "charge", "cancel"]))
     note = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
-class ManualPaymentSchema(StrictSchema):
+class MilestoneManualPaymentSchema(StrictSchema):
     reference = fields.String(load_default="", validate=validate.Length(max=200))
     paid_on = fields.Date(load_default=None)
