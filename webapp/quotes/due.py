@@ -31,9 +31,15 @@ BATCH = 200
 
 
 def _gateway(freelancer_id: int):  # noqa: ANN202 (a PaymentGateway)
+    from webapp.extensions import db
     from webapp.stripe_connect import gateway
 
-    return gateway(freelancer_id)
+    found = gateway(freelancer_id)
+    # The keys are read through the app's scoped session; end that read at
+    # once: on SQLite every transaction takes the write lock (BEGIN IMMEDIATE)
+    # and the runner's own session needs it next.
+    db.session.rollback()
+    return found
 
 
 @due_runner("quotes")
