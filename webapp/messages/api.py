@@ -19,15 +19,15 @@ from webapp.extensions import db, limiter
 from webapp.messages import attachments, service
 from webapp.messages.models import Attachment, Question
 from webapp.messages.schemas import (
-    AnswerSchema,
-    AskCreatedSchema,
-    AskSchema,
-    ConfirmResultSchema,
-    DeclineSchema,
-    FollowUpSchema,
+    MessageAnswerSchema,
+    MessageAskCreatedSchema,
+    MessageAskSchema,
+    MessageConfirmResultSchema,
+    MessageDeclineSchema,
+    MessageFollowUpSchema,
     MessageSchema,
-    SettingsSchema,
-    TokenSchema,
+    MessageSettingsSchema,
+    MessageTokenSchema,
 )
 from webapp.stripe_connect import credentials, gateway
 
@@ -132,7 +132,7 @@ def _attachment_of(question: Question, attachment_id: int) -> Attachment:
 
 
 @bp.get("/messages/settings")
-@documented("Read the paid-message settings", response=SettingsSchema, tag="messages")
+@documented("Read the paid-message settings", response=MessageSettingsSchema, tag="messages")
 @token_required
 def get_message_settings():
     return jsonify(dump_settings(service.settings_for(db.session, current_freelancer().id)))
@@ -140,11 +140,14 @@ def get_message_settings():
 
 @bp.put("/messages/settings")
 @documented(
-    "Set the paid-message offer", body=SettingsSchema, response=SettingsSchema, tag="messages"
+    "Set the paid-message offer",
+    body=MessageSettingsSchema,
+    response=MessageSettingsSchema,
+    tag="messages",
 )
 @token_required
 def put_message_settings():
-    data = SettingsSchema().load(json_body())
+    data = MessageSettingsSchema().load(json_body())
     settings = service.save_settings(db.session, current_freelancer(), data)
     db.session.commit()
     return jsonify(dump_settings(settings))
@@ -172,14 +175,14 @@ def get_message(question_id: int):
 @bp.post("/messages/<int:question_id>/answer")
 @documented(
     "Answer: captures the hold, then sends the answer (409 capture_failed: unsent)",
-    body=AnswerSchema,
+    body=MessageAnswerSchema,
     response=MessageSchema,
     tag="messages",
 )
 @token_required
 @translate_errors
 def answer_message(question_id: int):
-    data = AnswerSchema().load(json_body())
+    data = MessageAnswerSchema().load(json_body())
     freelancer = current_freelancer()
     question = service.answer(
         db.session,
@@ -204,14 +207,14 @@ def answer_message(question_id: int):
 @bp.post("/messages/<int:question_id>/decline")
 @documented(
     "Decline: releases the hold and tells the client why",
-    body=DeclineSchema,
+    body=MessageDeclineSchema,
     response=MessageSchema,
     tag="messages",
 )
 @token_required
 @translate_errors
 def decline_message(question_id: int):
-    data = DeclineSchema().load(json_body())
+    data = MessageDeclineSchema().load(json_body())
     freelancer = current_freelancer()
     question = service.decline(
         db.session,
@@ -240,8 +243,8 @@ def download_message_attachment(question_id: int, attachment_id: int):
 @bp.post("/public/freelancers/<slug>/messages")
 @documented(
     "Ask a paid question: returns the thread token and the SetupIntent secret",
-    body=AskSchema,
-    response=AskCreatedSchema,
+    body=MessageAskSchema,
+    response=MessageAskCreatedSchema,
     status=201,
     auth=False,
     tag="public",
@@ -249,7 +252,7 @@ def download_message_attachment(question_id: int, attachment_id: int):
 @limiter.limit("30/hour")
 @translate_errors
 def ask_message(slug: str):
-    data = AskSchema().load(json_body())
+    data = MessageAskSchema().load(json_body())
     freelancer, settings = service.open_offer(db.session, slug)
     question, token, secret = service.ask(
         db.session,
@@ -273,14 +276,14 @@ def ask_message(slug: str):
 @bp.post("/public/messages/<int:question_id>/confirm")
 @documented(
     "After the card is saved: place the hold (3-D Secure: requires_action)",
-    body=TokenSchema,
-    response=ConfirmResultSchema,
+    body=MessageTokenSchema,
+    response=MessageConfirmResultSchema,
     auth=False,
     tag="public",
 )
 @translate_errors
 def confirm_message(question_id: int):
-    data = TokenSchema().load(json_body())
+    data = MessageTokenSchema().load(json_body())
     question = service.thread_question(db.session, question_id, data["token"])
     gw = gateway(question.freelancer_id)
     # The payment row is committed before Stripe is called (crash safety).
@@ -310,7 +313,7 @@ def public_message(question_id: int):
 @bp.post("/public/messages/<int:question_id>/follow-up")
 @documented(
     "The one free follow-up in an answered thread (if the freelancer allows it)",
-    body=FollowUpSchema,
+    body=MessageFollowUpSchema,
     response=MessageSchema,
     status=201,
     auth=False,
@@ -318,7 +321,7 @@ def public_message(question_id: int):
 )
 @translate_errors
 def follow_up_message(question_id: int):
-    data = FollowUpSchema().load(json_body())
+    data = MessageFollowUpSchema().load(json_body())
     question = service.thread_question(db.session, question_id, data["token"])
     follow = service.follow_up(db.session, question, data["text"], now=utcnow())
     db.session.commit()

@@ -13,7 +13,7 @@ from billing.errors import AlreadyDone, NotAllowed
 from billing.money import Money
 from webapp.extensions import db
 from webapp.messages import attachments, service
-from webapp.messages.schemas import FollowUpSchema
+from webapp.messages.schemas import MessageFollowUpSchema
 from webapp.stripe_connect import credentials
 
 bp = Blueprint("messages_public", __name__)
@@ -97,7 +97,7 @@ def follow_up(token: str):
     root = _thread(token)
     submitted = {"token": token, "text": request.form.get("text", "")}
     try:
-        data = FollowUpSchema().load(submitted)
+        data = MessageFollowUpSchema().load(submitted)
         service.follow_up(db.session, root, data["text"], now=utcnow())
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {}

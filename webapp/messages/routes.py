@@ -14,7 +14,7 @@ from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from webapp.extensions import db
 from webapp.messages import attachments, service
 from webapp.messages.api import dump_settings
-from webapp.messages.schemas import AnswerSchema, DeclineSchema, SettingsSchema
+from webapp.messages.schemas import MessageAnswerSchema, MessageDeclineSchema, MessageSettingsSchema
 from webapp.stripe_connect import gateway
 
 bp = Blueprint("messages", __name__)
@@ -71,7 +71,7 @@ def settings():
             submitted.pop("answer_delay_hours")
         form.update(submitted)
         try:
-            data = SettingsSchema().load(submitted)
+            data = MessageSettingsSchema().load(submitted)
         except ValidationError as exc:
             errors = _errors(exc)
         else:
@@ -105,7 +105,7 @@ def show(question_id: int, errors: dict[str, list[str]] | None = None, form: Any
 
 
 def _act(question_id: int, action: str) -> Any:
-    schema = AnswerSchema() if action == "answer" else DeclineSchema()
+    schema = MessageAnswerSchema() if action == "answer" else MessageDeclineSchema()
     submitted = {k: v for k, v in request.form.items() if k != "csrf_token"}
     try:
         data = schema.load(submitted)

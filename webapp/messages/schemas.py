@@ -29,7 +29,7 @@ class _Strict(Schema):
         unknown = RAISE
 
 
-class SettingsSchema(_Strict):
+class MessageSettingsSchema(_Strict):
     """`PUT /messages/settings`: the whole offer at once."""
 
     enabled = fields.Boolean(required=True)
@@ -88,7 +88,7 @@ class SettingsSchema(_Strict):
         return data
 
 
-class AskSchema(_Strict):
+class MessageAskSchema(_Strict):
     """`POST /public/freelancers/{slug}/messages`."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -107,32 +107,32 @@ class AskSchema(_Strict):
         return data
 
 
-class TokenSchema(_Strict):
+class MessageTokenSchema(_Strict):
     """A client's action on their thread: the link token proves who they are."""
 
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
-class FollowUpSchema(TokenSchema):
+class MessageFollowUpSchema(MessageTokenSchema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
 
 
-class AnswerSchema(_Strict):
+class MessageAnswerSchema(_Strict):
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
 
 
-class DeclineSchema(_Strict):
+class MessageDeclineSchema(_Strict):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
-class AskCreatedSchema(Schema):
+class MessageAskCreatedSchema(Schema):
     message_id = fields.Integer()
     token = fields.String()
     setup_intent_client_secret = fields.String()
     publishable_key = fields.String()
 
 
-class ConfirmResultSchema(Schema):
+class MessageConfirmResultSchema(Schema):
     status = fields.String()
     payment_intent_client_secret = fields.String()
     setup_intent_client_secret = fields.String()
