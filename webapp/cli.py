@@ -11,7 +11,7 @@ def register_commands(app: Flask) -> None:
     db_cli = AppGroup("db", help="Database migrations.")
 
     @db_cli.command("upgrade")
-    @click.option("--revision", default="heads", show_default=True)
+    @click.option("--revision", default="head", show_default=True)
     def db_upgrade(revision: str) -> None:
         """Apply migrations to DATABASE_URL."""
         from webapp.migrate import upgrade

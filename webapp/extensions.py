@@ -16,8 +16,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the settings every process needs (SQLite: FKs, WAL, waits)."""
+def make_engine(url: str, *, sqlite_begin: str = "BEGIN IMMEDIATE", **kwargs: Any) -> Engine:
+    """An engine with the settings every process needs (SQLite: FKs, WAL, waits).
+
+    SQLite transactions start with `BEGIN IMMEDIATE`: each takes the write
+    lock up front and others wait for it (busy_timeout). A deferred BEGIN
+    would let a transaction read, then fail at once with "database is locked"
+    when it tries to write after another writer committed — SQLite cannot
+    upgrade a stale read snapshot, and no timeout helps. One writer at a time
+    is what SQLite offers anyway; PostgreSQL is the choice for concurrency.
+    Read-only inspection (tests) may pass `sqlite_begin="BEGIN"`.
+    """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_engine(url, **kwargs)
@@ -37,7 +46,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(sqlite_begin)
 
     return engine
 

@@ -21,12 +21,8 @@ def alembic_config(url: str, connection: Connection | None = None) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    """Apply migrations up to `revision`, every branch head by default.
-
-    Features add their revisions on branches of their own; "heads" applies
-    them all, and a merge revision joins them when they meet.
-    """
+def upgrade(url: str, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (creating the SQLite file's folder if needed)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)

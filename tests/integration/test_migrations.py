@@ -49,3 +49,12 @@ def test_upgrade_twice_is_a_no_op(tmp_path):
     upgrade(url)
     upgrade(url)
     assert _diff(url) == []
+
+
+def test_history_has_a_single_head():
+    from alembic.script import ScriptDirectory
+
+    from webapp.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"merge the migration branches: {heads}"
