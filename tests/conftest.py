@@ -109,13 +109,10 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def db_session(app: Flask) -> Iterator[Session]:
     """A session of the test's own, separate from the requests' sessions."""
-    # Its own engine with a deferred BEGIN: reading here never holds the write
-    # lock the app's requests need. Call `rollback()` before reading what a
-    # request committed since this session's last read (a SQLite snapshot).
-    engine = make_engine(app.config["DATABASE_URL"], sqlite_begin="BEGIN")
-    with Session(bind=engine, expire_on_commit=False) as session:
+    from webapp.extensions import db
+
+    with db.new_session() as session:
         yield session
-    engine.dispose()
 
 
 _seq = count(1)

@@ -113,6 +113,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dev_bp)
     for feature in features:
         feature.register(app)
+    # The freelancer nav links only to the features this app has.
+    app.jinja_env.globals["nav_endpoints"] = frozenset(app.view_functions)
 
 
 def register_errors(app: Flask) -> None:

@@ -16,16 +16,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 
-def make_engine(url: str, *, sqlite_begin: str = "BEGIN IMMEDIATE", **kwargs: Any) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine with the settings every process needs (SQLite: FKs, WAL, waits).
 
-    SQLite transactions start with `BEGIN IMMEDIATE`: each takes the write
-    lock up front and others wait for it (busy_timeout). A deferred BEGIN
-    would let a transaction read, then fail at once with "database is locked"
-    when it tries to write after another writer committed — SQLite cannot
-    upgrade a stale read snapshot, and no timeout helps. One writer at a time
-    is what SQLite offers anyway; PostgreSQL is the choice for concurrency.
-    Read-only inspection (tests) may pass `sqlite_begin="BEGIN"`.
+    SQLite keeps pysqlite's own transaction handling: a transaction begins at
+    its first write, so reads before it never hold a snapshot that a later
+    write could not upgrade (SQLite would fail such a write at once with
+    "database is locked", whatever the timeout), and a writer waits for
+    another one (busy_timeout). `billing.locking.lock` writes first for that
+    reason. One gap is mended here: a SAVEPOINT opened before any write would
+    itself start the transaction, and releasing it would commit everything,
+    so a real BEGIN is emitted first.
     """
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
@@ -34,19 +35,16 @@ def make_engine(url: str, *, sqlite_begin: str = "BEGIN IMMEDIATE", **kwargs: An
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # pysqlite's own transaction handling breaks SAVEPOINTs (a released
-            # savepoint opened before any write commits for real); take over as
-            # SQLAlchemy's documentation recommends, and emit BEGIN ourselves.
-            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql(sqlite_begin)
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_begin_before_savepoint(conn: Any, _name: str) -> None:
+            if not conn.connection.dbapi_connection.in_transaction:
+                conn.exec_driver_sql("BEGIN")
 
     return engine
 
