@@ -108,11 +108,17 @@ def run(session: Session, now: datetime) -> list[str]:
 
 
 def _execute(session: Session, case_id: int, payment_id: int, now: datetime) -> str:
-    from webapp.stripe_connect import gateway
+    from billing.credentials import credentials_for
+    from webapp.stripe_connect import gateway_for, instance_credentials, secret_box
 
     payment = session.get(Payment, payment_id)
+    # The keys are read in this runner's own session: the request-scoped
+    # `db.session` would open a second SQLite transaction in the same run.
+    creds = credentials_for(
+        session, payment.freelancer_id, instance=instance_credentials(), box=secret_box()
+    )
     try:
-        payments.execute_payment(session, gateway(payment.freelancer_id), payment_id, now=now)
+        payments.execute_payment(session, gateway_for(creds), payment_id, now=now)
     except AlreadyDone:
         session.rollback()
         return f"case {case_id}: retry payment {payment_id} already executed"
