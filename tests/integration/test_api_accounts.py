@@ -88,3 +88,17 @@ def test_patch_profile_valid(client, make_freelancer):
     assert body["vat_rate"] == 20
     assert body["penalty_rate"] == 13.15
     assert body["currency"] == "cad"
+
+
+def test_vat_number_is_validated_and_compacted(client, make_freelancer):
+    freelancer = make_freelancer()
+    bad = client.patch(
+        "/api/v1/me", headers=freelancer["headers"], json={"vat_number": "FR40303265046"}
+    )
+    assert bad.status_code == 422
+    assert "vat_number" in bad.get_json()["error"]["fields"]
+    good = client.patch(
+        "/api/v1/me", headers=freelancer["headers"], json={"vat_number": "fr 40 303 265 045"}
+    )
+    assert good.status_code == 200
+    assert good.get_json()["vat_number"] == "FR40303265045"

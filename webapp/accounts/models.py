@@ -33,6 +33,8 @@ class Freelancer(Base):
     vat_regime: Mapped[str] = mapped_column(String(20), default=VAT_FRANCHISE)
     # Rates in basis points (2000 = 20.00 %): exact, no floats.
     vat_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
+    # Intra-EU VAT number: mandatory on invoices when VAT is charged (CGI art. 242 nonies A).
+    vat_number: Mapped[str] = mapped_column(String(20), default="", server_default="")
     iban: Mapped[str] = mapped_column(String(34), default="")
     bic: Mapped[str] = mapped_column(String(11), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")

@@ -21,6 +21,7 @@ from marshmallow import (
 )
 from stdnum import bic as stdnum_bic
 from stdnum import iban as stdnum_iban
+from stdnum.eu import vat as stdnum_vat
 from stdnum.fr import siret as stdnum_siret
 
 from webapp.accounts.models import VAT_FRANCHISE, VAT_STANDARD, Freelancer
@@ -145,6 +146,7 @@ class ProfileSchema(Schema):
     address = fields.String(validate=validate.Length(max=1000))
     vat_regime = fields.String(validate=validate.OneOf([VAT_FRANCHISE, VAT_STANDARD]))
     vat_rate = Percent()
+    vat_number = fields.String()
     iban = fields.String()
     bic = fields.String()
     timezone = fields.String()
@@ -161,6 +163,11 @@ class ProfileSchema(Schema):
     def _siret(self, value: str, **_: Any) -> None:
         if value and not stdnum_siret.is_valid(value):
             raise ValidationError(N_("Not a valid SIRET: 14 digits with a valid check digit."))
+
+    @validates("vat_number")
+    def _vat_number(self, value: str, **_: Any) -> None:
+        if value and not stdnum_vat.is_valid(value):
+            raise ValidationError(N_("Not a valid intra-EU VAT number, e.g. FR40303265045."))
 
     @validates("iban")
     def _iban(self, value: str, **_: Any) -> None:
@@ -203,6 +210,8 @@ class ProfileSchema(Schema):
             out["siret"] = stdnum_siret.compact(out["siret"]) if out["siret"] else ""
         if "iban" in out:
             out["iban"] = stdnum_iban.compact(out["iban"]) if out["iban"] else ""
+        if "vat_number" in out:
+            out["vat_number"] = stdnum_vat.compact(out["vat_number"]) if out["vat_number"] else ""
         if "bic" in out:
             out["bic"] = stdnum_bic.compact(out["bic"]) if out["bic"] else ""
         if "currency" in out:
@@ -234,6 +243,7 @@ def dump_profile(freelancer: Freelancer) -> dict[str, Any]:
         "address": freelancer.address,
         "vat_regime": freelancer.vat_regime,
         "vat_rate": bp_to_rate(freelancer.vat_rate_bp),
+        "vat_number": freelancer.vat_number,
         "iban": freelancer.iban,
         "bic": freelancer.bic,
         "timezone": freelancer.timezone,
