@@ -45,7 +45,7 @@ def sdk(localstripe_url):
 
 @pytest.fixture
 def seller(client, make_freelancer):
-    freelancer = make_freelancer()
+    freelancer = make_freelancer(locale="en")  # e-mail subjects asserted in English
     answer = client.put(
         "/api/v1/availability",
         json={"timezone": "UTC", "weekly": ALL_WEEK, "exceptions": []},
