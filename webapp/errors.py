@@ -10,6 +10,8 @@ from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from billing.errors import AlreadyDone, GatewayError, GatewayUnavailable, NotAllowed
+
 log = logging.getLogger(__name__)
 
 _CODES = {
@@ -71,16 +73,53 @@ def flatten_messages(messages: Any) -> dict[str, Any]:
     return {"_schema": messages}
 
 
+def _answer(status: int, message: str, code: str):
+    """JSON for the API, the error page for people."""
+    if wants_json():
+        return error_response(status, message, code=code)
+    return render_template("error.html", status=status, message=message), status
+
+
+def _discard() -> None:
+    """Nothing half-done survives an error: roll back whatever the view flushed."""
+    from webapp.extensions import db
+
+    db.session.rollback()
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
+        _discard()
         return error_response(exc.status, exc.message, code=exc.code, fields=exc.fields)
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
+        _discard()
         return error_response(
             422, "Some fields are invalid.", fields=flatten_messages(exc.messages)
         )
+
+    # The engine's named errors, the same answer for every feature.
+    @app.errorhandler(AlreadyDone)
+    def _already_done(exc: AlreadyDone):
+        _discard()
+        return _answer(409, str(exc), "already_done")
+
+    @app.errorhandler(NotAllowed)
+    def _not_allowed(exc: NotAllowed):
+        _discard()
+        return _answer(409, str(exc), "not_allowed")
+
+    @app.errorhandler(GatewayUnavailable)
+    def _gateway_unavailable(exc: GatewayUnavailable):
+        _discard()
+        return _answer(503, "The payment service did not answer; try again.", "payment_unavailable")
+
+    @app.errorhandler(GatewayError)
+    def _gateway_error(exc: GatewayError):
+        _discard()
+        return _answer(502, f"The payment provider refused: {exc}", "payment_error")
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
@@ -100,6 +139,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
+        _discard()
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return error_response(500, "Something went wrong on our side.")

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from flask import jsonify, request
 from marshmallow import ValidationError
 
-from billing.errors import AlreadyDone, GatewayError, GatewayUnavailable, NotAllowed
 from billing.events import timeline
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
@@ -56,20 +55,7 @@ def answers_errors(view: F) -> F:
         except service.Expired as exc:
             db.session.rollback()
             raise ApiError(409, str(exc), code="booking_expired") from None
-        except AlreadyDone as exc:
-            db.session.rollback()
-            raise ApiError(409, str(exc), code="already_done") from None
-        except NotAllowed as exc:
-            db.session.rollback()
-            raise ApiError(409, str(exc), code="not_allowed") from None
-        except GatewayUnavailable:
-            db.session.rollback()
-            raise ApiError(
-                503, "The payment service did not answer; try again.", code="payment_unavailable"
-            ) from None
-        except GatewayError as exc:
-            db.session.rollback()
-            raise ApiError(502, str(exc), code="payment_error") from None
+        # AlreadyDone, NotAllowed and gateway errors: webapp.errors answers them.
 
     return wrapper  # type: ignore[return-value]
 

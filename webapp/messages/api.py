@@ -11,7 +11,6 @@ from flask_babel import get_locale
 from sqlalchemy.orm import Session
 
 from billing.db import utcnow
-from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
@@ -45,20 +44,10 @@ def translate_errors(view: F) -> F:
         except service.NotFound:
             db.session.rollback()
             raise ApiError(404, "No such message.") from None
-        except AlreadyDone as exc:
-            db.session.rollback()
-            raise ApiError(409, str(exc), code="already_done") from None
         except service.DeadlinePassed as exc:
             db.session.rollback()
             raise ApiError(409, str(exc), code="deadline_passed") from None
-        except NotAllowed as exc:
-            db.session.rollback()
-            raise ApiError(409, str(exc), code="not_allowed") from None
-        except GatewayError as exc:
-            db.session.rollback()
-            raise ApiError(
-                502, f"The payment provider could not complete this: {exc}", code="gateway_error"
-            ) from None
+        # AlreadyDone, NotAllowed and gateway errors: webapp.errors answers them.
 
     return wrapper  # type: ignore[return-value]
 
