@@ -50,6 +50,11 @@ def seed() -> list[str]:
     """
     session = db.session
     lines = [*seed_freelancer(session)]
+    freelancer = session.scalar(
+        select(Freelancer).where(func.lower(Freelancer.email) == DEMO_EMAIL)
+    )
+    lines += seed_sessions(session, freelancer)
+    lines += seed_paid_questions(session, freelancer)
     session.commit()
     lines.append(f"demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
     return lines
@@ -77,3 +82,84 @@ def seed_freelancer(session: Session) -> list[str]:
 def _profile_columns() -> list[str]:
     # The schema turns vat_regime into vat_rate_bp too; compare model columns.
     return [*DEMO_PROFILE, "vat_rate_bp"]
+
+
+DEMO_OFFERINGS = (
+    {
+        "title": "Appel découverte",
+        "description": "Vingt minutes pour faire le point sur votre projet.",
+        "duration_minutes": 20,
+        "amount_minor": 3000,
+        "currency": "eur",
+        "payment_policy": "prepay",
+        "free_cancel_hours": 24,
+        "late_cancel_fee_percent": 100,
+        "no_show_fee_percent": 100,
+    },
+    {
+        "title": "Séance de coaching",
+        "description": "Une heure pour débloquer votre projet.",
+        "duration_minutes": 60,
+        "amount_minor": 9000,
+        "currency": "eur",
+        "payment_policy": "hold",
+        "free_cancel_hours": 24,
+        "late_cancel_fee_percent": 50,
+        "no_show_fee_percent": 100,
+        "buffer_minutes": 10,
+    },
+    {
+        "title": "Atelier de conception",
+        "description": "Deux heures de travail ensemble.",
+        "duration_minutes": 120,
+        "amount_minor": 24000,
+        "currency": "eur",
+        "payment_policy": "deposit",
+        "deposit_percent": 30,
+        "free_cancel_hours": 48,
+        "late_cancel_fee_percent": 50,
+        "no_show_fee_percent": 100,
+    },
+)
+DEMO_AVAILABILITY = {
+    "timezone": "Europe/Paris",
+    "weekly": [
+        {"weekday": day, "start": start, "end": end}
+        for day in range(5)
+        for start, end in (("09:00", "12:30"), ("14:00", "18:00"))
+    ],
+    "exceptions": [],
+}
+
+
+def seed_sessions(session: Session, freelancer: Freelancer) -> list[str]:
+    """Three offerings (prepay, hold, deposit) and weekday hours, once; flushes."""
+    from webapp.booking import service as booking
+    from webapp.booking.schemas import AvailabilitySchema, OfferingSchema
+
+    if booking.offerings(session, freelancer.id):
+        return ["demo offerings already exist"]
+    for data in DEMO_OFFERINGS:
+        booking.create_offering(session, freelancer.id, OfferingSchema().load(data))
+    booking.put_availability(session, freelancer, AvailabilitySchema().load(DEMO_AVAILABILITY))
+    return [f"created {len(DEMO_OFFERINGS)} offerings and weekday availability"]
+
+
+def seed_paid_questions(session: Session, freelancer: Freelancer) -> list[str]:
+    """Paid questions at 45 EUR, answered within 72 h, once; flushes."""
+    from webapp.messages import service as messages
+
+    if messages.settings_for(session, freelancer.id) is not None:
+        return ["demo paid questions already set up"]
+    messages.save_settings(
+        session,
+        freelancer,
+        {
+            "enabled": True,
+            "price_minor": 4500,
+            "currency": "eur",
+            "answer_delay_hours": 72,
+            "free_follow_up": True,
+        },
+    )
+    return [f"paid questions enabled: /{freelancer.slug}/ask"]

@@ -119,3 +119,14 @@ def test_demo_freelancer_can_log_in_with_a_complete_profile(app, db_session, cli
     assert (me["vat_regime"], me["vat_rate"]) == ("franchise", 0)
     assert (me["iban"], me["bic"]) == ("FR7630006000011234567890189", "AGRIFRPP")
     assert (me["timezone"], me["currency"], me["payment_terms_days"]) == ("Europe/Paris", "eur", 30)
+
+
+def test_demo_seed_gives_a_bookable_public_page(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    client = app.test_client()
+    profile = client.get("/api/v1/public/freelancers/camille").get_json()
+    policies = sorted(o["payment_policy"] for o in profile["offerings"])
+    assert policies == ["deposit", "hold", "prepay"]
+    assert client.get("/camille").status_code == 200
+    assert client.get("/camille/ask").status_code == 200
