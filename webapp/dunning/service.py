@@ -255,19 +255,10 @@ def ensure_invoice(
 def _issue_due_now(session: Session, **kwargs: Any) -> Invoice:
     """`issue_unpaid`, due on its issue date: a failed charge's money was due at the charge
     (the quote or booking said when), not after the freelancer's usual payment terms.
-
-    Uses `due_in_days` when `issue_unpaid` accepts it (asked of the invoices
-    feature); until then the module's own `_issue` with `due_in_days=0`.
     """
-    import inspect
-
     from webapp.invoices import issue
 
-    if "due_in_days" in inspect.signature(issue.issue_unpaid).parameters:
-        return issue.issue_unpaid(session, due_in_days=0, **kwargs)
-    freelancer = kwargs.pop("freelancer")
-    kwargs["currency"] = kwargs.get("currency") or freelancer.currency
-    return issue._issue(session, freelancer, due_in_days=0, **kwargs)
+    return issue.issue_unpaid(session, due_in_days=0, **kwargs)
 
 
 def _new_token() -> tuple[str, str, str]:

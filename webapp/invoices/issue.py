@@ -165,8 +165,10 @@ def issue_unpaid(
     locale: str | None = None,
     currency: str | None = None,
     now: datetime | None = None,
+    due_in_days: int | None = None,
 ) -> Invoice:
-    """An invoice to be paid later, due after the freelancer's payment terms.
+    """An invoice to be paid later, due after the freelancer's payment terms
+    (or after `due_in_days`: 0 for money already due, e.g. a failed charge).
 
     Idempotent per source: the existing invoice is returned.
     """
@@ -177,7 +179,7 @@ def issue_unpaid(
         buyer=buyer,
         currency=currency or freelancer.currency,
         service_date=service_date,
-        due_in_days=freelancer.payment_terms_days,
+        due_in_days=freelancer.payment_terms_days if due_in_days is None else due_in_days,
         source_type=source_type,
         source_id=source_id,
         locale=locale,
