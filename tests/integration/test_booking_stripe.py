@@ -244,6 +244,11 @@ def test_far_future_hold_that_fails_asks_to_fix_the_card_then_cancels(flow, app)
     with app.app_context():
         subjects = [e.subject for e in db.session.scalars(select(OutboundEmail))]
     assert any("Action needed" in s for s in subjects)
+    # a failed pre-authorisation is not money owed: no dunning case, no second e-mail
+    with app.app_context():
+        from billing.dunning.models import DunningCase
+
+        assert db.session.scalar(select(DunningCase)) is None
     deadline = f.start - timedelta(hours=24)
     f.run_due(deadline - timedelta(seconds=1))
     assert f.booking().status == "confirmed"

@@ -37,6 +37,8 @@ def _missed_failures(session: Session, now: datetime) -> list[int]:
             .where(
                 Payment.status == payments.FAILED,
                 Payment.off_session.is_(True),
+                # A failed hold is not money owed: its feature asks for another card.
+                Payment.capture_method == "automatic",
                 Payment.purpose.not_in((service.RETRY_PURPOSE, service.LINK_PURPOSE)),
                 Payment.subject_type != engine.SUBJECT,
                 Payment.updated_at >= now - CATCH_UP_WINDOW,

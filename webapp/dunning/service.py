@@ -449,7 +449,9 @@ def on_payment(session: Session, payment: Payment, old: str, new: str) -> None:
                     actor=events.SYSTEM,
                 )
         return
-    if not payment.off_session:
+    if not payment.off_session or payment.capture_method == "manual":
+        # Dunning recovers money owed. A failed pre-authorisation is not owed
+        # yet: the booking asks the client for another card, then cancels.
         return
     if not has_app_context():
         # Opening needs the app (invoices, e-mail, keys); the due sweep catches up.
