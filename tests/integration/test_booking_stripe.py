@@ -292,3 +292,51 @@ def test_three_d_secure_card_needs_the_browser_then_confirms(flow, sdk, localstr
     # the second confirm reconciles with Stripe and confirms the booking
     assert f.confirm().get_json() == {"status": "confirmed"}
     assert f.booking().payment_state == "captured"
+
+
+def _complete_profile(client, seller):
+    answer = client.patch(
+        "/api/v1/me",
+        headers=seller["headers"],
+        json={
+            "legal_name": "Léa Martin EI",
+            "siret": "73282932000074",
+            "address": "1 rue de la Paix, 75002 Paris",
+            "iban": "FR7630006000011234567890189",
+            "bic": "AGRIFRPP",
+        },
+    )
+    assert answer.status_code == 200
+
+
+def _invoices(client, seller):
+    return client.get("/api/v1/invoices", headers=seller["headers"]).get_json()["invoices"]
+
+
+def test_prepay_is_invoiced_and_a_refund_gets_a_credit_note(flow, client, seller):
+    # given a complete business profile and a prepaid session
+    _complete_profile(client, seller)
+    f = flow("prepay", days=5)
+    f.save_card()
+    f.confirm()
+    # then the payment is backed by a paid invoice for the amount charged
+    [invoice] = _invoices(client, seller)
+    assert (invoice["kind"], invoice["status"]) == ("invoice", "paid")
+    assert invoice["total_incl_vat_minor"] == 10_000
+    # when the client cancels in time, the refund is backed by a credit note
+    answer = client.post(f"/api/v1/public/bookings/{f.id}/cancel", json={"manage_token": f.token})
+    assert answer.get_json()["refunded_amount_minor"] == 10_000
+    kinds = sorted((i["kind"], i["total_incl_vat_minor"]) for i in _invoices(client, seller))
+    assert kinds == [("credit_note", 10_000), ("invoice", 10_000)]
+
+
+def test_a_late_cancellation_fee_is_invoiced_as_such(flow, client, seller):
+    _complete_profile(client, seller)
+    f = flow("hold", days=0.5)
+    f.save_card()
+    f.confirm()
+    client.post(f"/api/v1/public/bookings/{f.id}/cancel", json={"manage_token": f.token})
+    [invoice] = _invoices(client, seller)
+    assert invoice["total_incl_vat_minor"] == 5_000
+    detail = client.get(f"/api/v1/invoices/{invoice['id']}", headers=seller["headers"]).get_json()
+    assert "Late cancellation fee" in detail["lines"][0]["description"]

@@ -354,10 +354,12 @@ def _close(
         for payment in svc.booking_payments(session, booking):
             if payment.status in (payments.REQUIRES_ACTION, payments.CREATED):
                 payments.release(session, gateway, payment.id, now=now, actor=actor, reason=reason)
+    # The booking ends first, so that money moved by the settlement (a fee kept
+    # on a late cancellation or a no-show) is invoiced as what it is.
+    svc.transition(session, booking, new_status, actor=actor, target_minor=target_minor)
     to_execute = svc.settle(
         session, gateway, booking, target_minor, now=now, actor=actor, reason=reason
     )
-    svc.transition(session, booking, new_status, actor=actor, target_minor=target_minor)
     svc.refresh_payment_state(session, booking)
     session.commit()
     if to_execute:

@@ -597,6 +597,10 @@ def on_payment_change(session: Session, payment: Payment, old: str, new: str) ->
             transition(session, booking, REQUIRES_ACTION, actor=events.SYSTEM)
         elif new == payments.FAILED and booking.status == REQUIRES_ACTION:
             transition(session, booking, PENDING_PAYMENT, actor=events.SYSTEM)
+    if new == payments.SUCCEEDED and payment.amount_captured_minor > 0:
+        from webapp.booking.invoicing import invoice_payment
+
+        invoice_payment(session, booking, payment)
     if new == payments.FAILED:
         record(
             session,
@@ -642,13 +646,22 @@ def settle(
         elif step.action == "release":
             payments.release(session, gateway, step.payment_id, now=now, actor=actor, reason=reason)
         elif step.action == "refund":
-            payments.refund(
+            refund = payments.refund(
                 session,
                 gateway,
                 step.payment_id,
                 amount_minor=step.amount_minor,
                 reason=reason,
                 actor=actor,
+            )
+            from webapp.booking.invoicing import credit_refund
+
+            credit_refund(
+                session,
+                booking,
+                session.get(Payment, step.payment_id),
+                refund.amount_minor,
+                reason,
             )
         elif policies.below_minimum(step.amount_minor, booking.currency):
             record(
