@@ -1,8 +1,20 @@
-"""Imports every module that registers due work."""
+"""Imports every module that registers due work, in the order run-due runs them.
 
-from webapp.mail import due as _mail_due  # noqa: F401
-from webapp.webhooks import due as _webhooks_due  # noqa: F401
-from webapp.quotes import due as _quotes_due  # noqa: E402, F401
-from webapp.messages import due as _messages_due  # noqa: F401
-from webapp.booking import due as _booking_due  # noqa: F401
-from webapp.dunning import due as _dunning_due  # noqa: F401
+Stripe's news first (webhooks), then the features' money movements, then
+dunning (which reads their failures), then e-mail (which sends what they all
+queued in this same run).
+"""
+
+import importlib
+
+DUE_MODULES = (
+    "webapp.webhooks.due",
+    "webapp.booking.due",
+    "webapp.quotes.due",
+    "webapp.messages.due",
+    "webapp.dunning.due",
+    "webapp.mail.due",
+)
+
+for _name in DUE_MODULES:
+    importlib.import_module(_name)

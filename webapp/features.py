@@ -6,10 +6,12 @@ A feature package (e.g. `webapp/booking/`) holds its models, schemas, routes,
 API routes and templates folder; add one line here to plug it in.
 """
 
-FEATURES: list[str] = []
-FEATURES.append("webapp.booking")
-FEATURES.append("webapp.messages")
-FEATURES.append("webapp.public")
-FEATURES.append("webapp.invoices")
-FEATURES.append("webapp.quotes")
-FEATURES.append("webapp.dunning")
+FEATURES: list[str] = [
+    "webapp.booking",
+    "webapp.quotes",
+    "webapp.messages",
+    "webapp.invoices",
+    "webapp.dunning",
+    # Last: the public page lives at /<slug>, after every fixed path.
+    "webapp.public",
+]

@@ -1,6 +1,8 @@
 """Every table, imported in one place so that metadata is complete (Alembic, tests)."""
 
 from billing.db import Base
+from billing.dunning.models import DunningCase, DunningRate, DunningSettings, DunningStep
+from billing.invoicing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceSequence
 from billing.models import (
     CardSetup,
     Event,
@@ -11,23 +13,40 @@ from billing.models import (
     WebhookEvent,
 )
 from webapp.accounts.models import ApiToken, Freelancer
+from webapp.booking.models import Availability, Booking, Offering
 from webapp.mail.models import OutboundEmail
+from webapp.messages.models import Answer, Attachment, MessageSettings, Question
+from webapp.quotes.models import Milestone, Quote, QuoteAcceptance, QuoteVersion
 
 __all__ = [
+    "Answer",
     "ApiToken",
+    "Attachment",
+    "Availability",
     "Base",
+    "Booking",
     "CardSetup",
+    "DunningCase",
+    "DunningRate",
+    "DunningSettings",
+    "DunningStep",
     "Event",
     "Freelancer",
+    "Invoice",
+    "InvoiceLine",
+    "InvoicePayment",
+    "InvoiceSequence",
+    "Milestone",
+    "MessageSettings",
+    "Offering",
     "OutboundEmail",
     "Payment",
     "PaymentCustomer",
+    "Question",
+    "Quote",
+    "QuoteAcceptance",
+    "QuoteVersion",
     "Refund",
     "StripeAccount",
     "WebhookEvent",
 ]
-from webapp.quotes.models import Milestone, Quote, QuoteAcceptance, QuoteVersion  # noqa: E402, F401
-from webapp.messages.models import Answer, Attachment, MessageSettings, Question  # noqa: E402, F401
-from billing.dunning.models import DunningCase, DunningRate, DunningSettings, DunningStep  # noqa: E402, F401
-from billing.invoicing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceSequence  # noqa: E402, F401
-from webapp.booking.models import Availability, Booking, Offering  # noqa: E402, F401
