@@ -84,6 +84,7 @@ class Flow:
     def __init__(self, client, app, sdk, seller, offering, start):
         self.client, self.app, self.sdk = client, app, sdk
         self.start = start
+        self.slug, self.offering = seller["slug"], offering
         created = client.post(
             f"/api/v1/public/freelancers/{seller['slug']}/bookings",
             json={
@@ -340,3 +341,54 @@ def test_a_late_cancellation_fee_is_invoiced_as_such(flow, client, seller):
     assert invoice["total_incl_vat_minor"] == 5_000
     detail = client.get(f"/api/v1/invoices/{invoice['id']}", headers=seller["headers"]).get_json()
     assert "Late cancellation fee" in detail["lines"][0]["description"]
+
+
+def _free_slot_after(client, f, days_after: int) -> str:
+    day = (f.start + timedelta(days=days_after)).date()
+    answer = client.get(
+        f"/api/v1/public/freelancers/{f.slug}/offerings/{f.offering['id']}/slots"
+        f"?from={day}&to={day}&tz=UTC"
+    )
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["slots"][0]["start"]
+
+
+def test_reschedule_moves_the_booking_without_paying_twice(flow, client):
+    # given a prepaid booking
+    f = flow("prepay", days=5)
+    f.save_card()
+    f.confirm()
+    new_start = _free_slot_after(client, f, 2)
+    # when the client moves it to another free time
+    answer = client.post(
+        f"/api/v1/public/bookings/{f.id}/reschedule",
+        json={"manage_token": f.token, "start": new_start},
+    )
+    # then it is moved, still confirmed, and charged once only
+    assert answer.status_code == 200, answer.get_json()
+    booking = f.booking()
+    assert booking.start_at == datetime.fromisoformat(new_start)
+    assert booking.status == "confirmed"
+    assert f.payments() == [("charge", "succeeded", 10_000, False)]
+    # and the old time is free again while the new one is taken
+    old_day = f.start.date()
+    slots = client.get(
+        f"/api/v1/public/freelancers/{f.slug}/offerings/{f.offering['id']}/slots"
+        f"?from={old_day}&to={old_day}&tz=UTC"
+    ).get_json()["slots"]
+    assert f.start.isoformat().replace("+00:00", "") in " ".join(s["start"] for s in slots)
+
+
+def test_reschedule_to_a_taken_time_is_refused_and_changes_nothing(flow, client):
+    first = flow("prepay", days=5)
+    first.save_card()
+    first.confirm()
+    second = flow("prepay", days=6)
+    second.save_card()
+    second.confirm()
+    answer = client.post(
+        f"/api/v1/public/bookings/{second.id}/reschedule",
+        json={"manage_token": second.token, "start": first.start.isoformat()},
+    )
+    assert answer.status_code in (409, 422)
+    assert second.booking().start_at == second.start
