@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 # Currencies whose minor unit is not the cent (ISO 4217 exponent).
 _ZERO_DECIMAL = frozenset(
@@ -80,3 +81,27 @@ class Money:
         whole, frac = divmod(abs(self.amount_minor), 10**exp)
         body = f"{whole}.{frac:0{exp}d}" if exp else str(whole)
         return f"{sign}{body} {self.currency.upper()}"
+
+
+def parse_major(text: str, currency: str) -> int | None:
+    """What a person types ("1 234,50", "1234.50", "90") to minor units; None if it is not
+    an amount of this currency (bad text, too many decimals, infinite, negative)."""
+    cleaned = (
+        text.strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
+    )
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value < 0:
+        return None
+    minor = value.scaleb(minor_exponent(currency))
+    if minor != minor.to_integral_value():
+        return None
+    return int(minor)
+
+
+def format_major(amount_minor: int, currency: str) -> str:
+    """Minor units back to what a form shows: 9000 → "90.00" for EUR (no grouping)."""
+    exp = minor_exponent(currency)
+    return str(Decimal(amount_minor).scaleb(-exp).quantize(Decimal(1).scaleb(-exp)))

@@ -82,6 +82,10 @@ def register_extensions(app: Flask) -> None:
     from webapp.validation import translate_message
 
     app.jinja_env.filters["tr"] = translate_message
+    from webapp.public.wording import money
+
+    # `{{ amount_minor|money(currency) }}`: integer minor units, in the page's locale.
+    app.jinja_env.filters["money"] = money
 
     from webapp.accounts.models import Freelancer
 

@@ -259,3 +259,30 @@ def test_pending_booking_expires_after_fifteen_minutes_and_frees_the_slot(app, c
     )
     assert view.get_json()["status"] == "expired"
     assert book(client, seller, offering, start, email="b@example.test").status_code == 201
+
+
+def test_offering_form_takes_prices_as_people_type_them(client, seller):
+    import re
+
+    log_in(client, seller)
+    page = client.get("/sessions/offerings/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {
+        "csrf_token": token,
+        "title": "Audit",
+        "duration_minutes": "45",
+        "currency": "eur",
+        "payment_policy": "prepay",
+        "active": "on",
+    }
+    bad = client.post("/sessions/offerings/new", data={**form, "price": "90,505"})
+    assert bad.status_code == 422
+    good = client.post("/sessions/offerings/new", data={**form, "price": "90,50"})
+    assert good.status_code == 302
+    offerings = client.get("/api/v1/offerings", headers=seller["headers"]).get_json()
+    audit = [o for o in offerings["offerings"] if o["title"] == "Audit"]
+    assert [o["amount_minor"] for o in audit] == [9050]
+    page = client.get(f"/sessions/offerings/{audit[0]['id']}").get_data(as_text=True)
+    assert 'value="90.50"' in page
+    listing = client.get("/sessions/offerings").get_data(as_text=True)
+    assert "90,50" in listing or "90.50" in listing

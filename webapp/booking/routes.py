@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
+from billing.money import format_major, parse_major
 from webapp.booking import service
 from webapp.booking.schemas import AvailabilitySchema, OfferingSchema, dump_offering
 from webapp.extensions import db
@@ -57,7 +58,18 @@ def _offering_form(form: dict[str, str]) -> dict[str, Any]:
         else:
             data[name] = value
     data["active"] = form.get("active") == "on"
+    # People type prices in euros ("90" or "90,50"); the API speaks minor units.
+    price = (form.get("price") or "").strip()
+    if price:
+        minor = parse_major(price, data.get("currency") or "eur")
+        data["amount_minor"] = price if minor is None else minor
     return data
+
+
+def _price_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    if "amount_minor" in errors:
+        errors["price"] = errors.pop("amount_minor")
+    return errors
 
 
 @bp.get("/offerings")
@@ -82,6 +94,8 @@ def offering_form(offering_id: int | None = None):
         if offering
         else {"currency": current_user.currency, "payment_policy": "hold", "active": True}
     )
+    if offering:
+        form["price"] = format_major(offering.amount_minor, offering.currency)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         submitted = {k: v for k, v in request.form.items() if k != "csrf_token"}
@@ -92,7 +106,7 @@ def offering_form(offering_id: int | None = None):
                 _offering_form(submitted)
             )
         except ValidationError as exc:
-            errors = _form_errors(exc)
+            errors = _price_errors(_form_errors(exc))
         else:
             if offering is None:
                 service.create_offering(db.session, current_user.id, data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -14,7 +14,7 @@ from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
 from billing.invoicing import service
 from billing.invoicing.models import Invoice
-from billing.money import minor_exponent
+from billing.money import minor_exponent, parse_major
 from webapp.extensions import db
 from webapp.invoices.api import pdf_response
 from webapp.invoices.issue import local_today
@@ -42,16 +42,8 @@ def _own(invoice_id: int) -> Invoice:
 
 def parse_amount(raw: str, currency: str) -> int | None:
     """`"1 234,50"` or `"1234.50"` (major units) to minor units; None when not a valid amount."""
-    text = raw.strip().replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    exp = minor_exponent(currency)
-    minor = value.scaleb(exp)
-    if not value.is_finite() or minor != minor.to_integral_value() or minor <= 0:
-        return None
-    return int(minor)
+    minor = parse_major(raw, currency)
+    return minor if minor else None
 
 
 def _detail(invoice: Invoice, errors: dict[str, list[str]], form: dict[str, Any], status: int):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
-from billing.money import minor_exponent
+from billing.money import minor_exponent, parse_major
 from webapp.extensions import db
 from webapp.quotes import schemas, service
 from webapp.quotes import transitions as t
@@ -39,12 +39,8 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def _to_minor(text: str, currency: str) -> int | str:
     """`1 200,50` → 120050 for EUR; anything unreadable is passed on for the schema to refuse."""
-    cleaned = text.replace(" ", "").replace("\u00a0", "").replace(",", ".")
-    try:
-        value = Decimal(cleaned) * (10 ** minor_exponent(currency))
-    except InvalidOperation:
-        return text
-    return int(value) if value == value.to_integral_value() else text
+    minor = parse_major(text, currency)
+    return text if minor is None else minor
 
 
 def form_to_payload(form: dict[str, str], currency: str) -> dict[str, Any]:
