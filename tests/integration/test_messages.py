@@ -488,3 +488,29 @@ def test_urgent_question_uses_the_urgent_price_and_delay(
     question, payment = payment_of(db_session, asked["message_id"])
     assert payment.amount_minor == 60_00
     assert question.deadline_at == payment.authorized_at + timedelta(hours=12)
+
+
+def test_settings_page_takes_prices_as_people_type_them(client, freelancer):
+    import re
+
+    login = client.get("/login").get_data(as_text=True)
+    login_token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    page = client.post(
+        "/login",
+        data={
+            "email": freelancer["email"],
+            "password": freelancer["password"],
+            "csrf_token": login_token,
+        },
+    )
+    assert page.status_code == 302
+    form_page = client.get("/messages/settings").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form_page).group(1)
+    form = {"csrf_token": token, "enabled": "on", "currency": "eur", "answer_delay_hours": "48"}
+    bad = client.post("/messages/settings", data={**form, "price": "25,505"})
+    assert bad.status_code == 422
+    good = client.post("/messages/settings", data={**form, "price": "25,50"})
+    assert good.status_code == 302
+    settings = client.get("/api/v1/messages/settings", headers=freelancer["headers"]).get_json()
+    assert settings["price_minor"] == 2550
+    assert 'value="25.50"' in client.get("/messages/settings").get_data(as_text=True)

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from billing.db import utcnow
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
+from billing.money import format_major, parse_major
 from webapp.extensions import db
 from webapp.messages import attachments, service
 from webapp.messages.api import dump_settings
@@ -52,19 +53,22 @@ def settings():
     form: dict[str, Any] = dump_settings(service.settings_for(db.session, current_user.id))
     if form["currency"] is None:
         form["currency"] = current_user.currency
+    for key, field in (("price_minor", "price"), ("urgent_price_minor", "urgent_price")):
+        if isinstance(form.get(key), int):
+            form[field] = format_major(form[key], form["currency"])
     if request.method == "POST":
         submitted: dict[str, Any] = {
             "enabled": request.form.get("enabled") == "on",
             "free_follow_up": request.form.get("free_follow_up") == "on",
             "currency": request.form.get("currency", ""),
         }
-        for key in (
-            "price_minor",
-            "urgent_price_minor",
-            "urgent_delay_hours",
-            "answer_delay_hours",
-        ):
+        for key in ("urgent_delay_hours", "answer_delay_hours"):
             submitted[key] = _int_or_raw(request.form.get(key))
+        # Prices are typed in euros ("25" or "25,50"); the API speaks minor units.
+        for key, field in (("price_minor", "price"), ("urgent_price_minor", "urgent_price")):
+            raw = (request.form.get(field) or "").strip()
+            minor = parse_major(raw, submitted["currency"] or "eur") if raw else None
+            submitted[key] = raw if raw and minor is None else minor
         if submitted["price_minor"] is None:
             submitted.pop("price_minor")
         if submitted["answer_delay_hours"] is None:
@@ -74,6 +78,9 @@ def settings():
             data = MessageSettingsSchema().load(submitted)
         except ValidationError as exc:
             errors = _errors(exc)
+            for key, field in (("price_minor", "price"), ("urgent_price_minor", "urgent_price")):
+                if key in errors:
+                    errors[field] = errors.pop(key)
         else:
             service.save_settings(db.session, current_user, data)
             db.session.commit()
