@@ -188,3 +188,33 @@ def test_openapi_lists_every_documented_route(client):
     assert spec["openapi"].startswith("3.")
     assert {"/signup", "/tokens", "/me", "/stripe-account"} <= set(spec["paths"])
     assert spec["paths"]["/me"]["patch"]["security"] == [{"bearer": []}]
+
+
+def test_no_two_views_answer_the_same_path_and_method(app):
+    seen: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            key = (rule.rule, method)
+            assert key not in seen, f"{key} is served by {seen.get(key)} and {rule.endpoint}"
+            seen[key] = rule.endpoint
+    # a placeholder-only path (e.g. /m/<token> and /m/<id>) also shadows another feature's
+    shapes: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        shape = re.sub(r"<[^>]+>", "<>", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            key = (shape, method)
+            assert key not in shapes or shapes[key] == rule.endpoint, (key, shapes[key], rule)
+            shapes[key] = rule.endpoint
+
+
+def test_a_freelancer_slug_never_shadows_an_app_path(app):
+    from webapp.accounts.schemas import RESERVED_SLUGS
+
+    first_segments = {
+        rule.rule.strip("/").split("/")[0]
+        for rule in app.url_map.iter_rules()
+        if rule.rule.strip("/") and not rule.rule.strip("/").startswith("<")
+    }
+    # slugs are at least 3 characters: shorter segments (/b, /m, /q) cannot clash
+    clashing = {s for s in first_segments if len(s) >= 3} - RESERVED_SLUGS
+    assert not clashing, f"add to RESERVED_SLUGS: {sorted(clashing)}"

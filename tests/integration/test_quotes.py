@@ -303,8 +303,8 @@ def test_deliver_approve_then_run_due_charges_once(app, client, gateway, accepte
     with app.app_context():
         mail = db.session.scalars(select(OutboundEmail).order_by(OutboundEmail.id.desc())).first()
         # (French: the freelancer's language) the auto-approval date is announced
-        assert "/m/m_" in mail.body_text and "automatiquement" in mail.body_text
-        token = mail.body_text.split("/m/")[1].split()[0]
+        assert "/milestones/m_" in mail.body_text and "automatiquement" in mail.body_text
+        token = mail.body_text.split("/milestones/")[1].split()[0]
     approved = client.post(f"/api/v1/public/milestones/{ms}/approve", json={"token": token})
     assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
     lines = run_due(app, utcnow())

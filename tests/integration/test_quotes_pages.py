@@ -89,4 +89,4 @@ def test_editor_refuses_a_schedule_one_cent_off_with_422_then_saves(
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     assert pdf.data.startswith(b"%PDF")
     assert client.get("/q/q_forged").status_code == 404
-    assert client.get("/m/m_forged").status_code == 404
+    assert client.get("/milestones/m_forged").status_code == 404

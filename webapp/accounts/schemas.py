@@ -55,6 +55,8 @@ RESERVED_SLUGS = frozenset(
         "healthz",
         "account",
         "help",
+        "sessions",
+        "milestones",
     }
 )
 CURRENCIES = frozenset(c.lower() for c in list_currencies())

@@ -114,7 +114,7 @@ def _milestone(token: str) -> Milestone:
     return milestone
 
 
-@bp.route("/m/<token>", methods=["GET", "POST"])
+@bp.route("/milestones/<token>", methods=["GET", "POST"])
 @limiter.limit("60/minute")
 def milestone_page(token: str):
     milestone = _milestone(token)

@@ -728,7 +728,7 @@ def _milestone_context(
         "auto_approve_at": (
             milestone.auto_approve_at.astimezone(zone) if milestone.auto_approve_at else None
         ),
-        "url": f"{base}/m/{token}" if token else quote_url(quote),
+        "url": f"{base}/milestones/{token}" if token else quote_url(quote),
         "freelancer_url": f"{base}/quotes/{quote.id}",
     }
 
