@@ -309,3 +309,41 @@ def test_dashboard_page(app, client, db_session, freelancer):
     assert "300,00" in page.text or "300.00" in page.text
     case, _, _ = snapshot(db_session)
     assert client.get(f"/dunning/cases/{case.id}").status_code == 200
+
+
+def test_client_can_retry_the_card_on_file_but_never_after_a_hard_decline(
+    app, client, db_session, freelancer
+):
+    # given a lost card: retrying it from the link is refused, nothing is charged
+    failed_charge(app, freelancer["id"], card="pm_card_lost", subject_id="81")
+    case, _, emails = snapshot(db_session)
+    assert 'id="retry-button"' not in client.get(f"/pay/{token_of(emails)}").get_data(True)
+    lost = client.post(f"/api/v1/public/pay/{token_of(emails)}/retry", json={})
+    assert lost.status_code == 409
+    assert db_session.scalar(select(func.count(payments.Payment.id))) == 1
+
+
+def test_client_retry_of_the_card_on_file_pays_and_closes_the_case(
+    app, client, db_session, freelancer
+):
+    # given a declined charge whose card now works (the client added funds)
+    failed_charge(app, freelancer["id"], card="pm_card_chargeCustomerFail", subject_id="82")
+    case, _, emails = snapshot(db_session)
+    with app.app_context():
+        from webapp.extensions import db
+
+        db.session.get(DunningCase, case.id).payment_method_id = "pm_card_visa"
+        db.session.commit()
+    # when the client asks to try it again from the link (the page offers it)
+    assert 'id="retry-button"' in client.get(f"/pay/{token_of(emails)}").get_data(True)
+    answer = client.post(f"/api/v1/public/pay/{token_of(emails)}/retry", json={})
+    # then it is paid, the case closed, and a second click changes nothing
+    assert answer.get_json() == {"status": "paid"}
+    case, _, _ = snapshot(db_session)
+    assert case.status == "paid"
+    again = client.post(f"/api/v1/public/pay/{token_of(emails)}/retry", json={})
+    assert again.get_json() == {"status": "paid"}
+    succeeded = db_session.scalars(
+        select(payments.Payment).where(payments.Payment.status == "succeeded")
+    ).all()
+    assert [p.amount_minor for p in succeeded] == [300_00]

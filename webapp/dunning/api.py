@@ -235,6 +235,25 @@ def public_pay_confirm(token: str):
     return jsonify(body)
 
 
+@bp.post("/public/pay/<token>/retry")
+@documented(
+    "Try the card on file again (not after a hard decline); answers like confirm",
+    auth=False,
+    tag="public",
+    response={"type": "object"},
+)
+@limiter.limit("10/minute")
+def public_pay_retry(token: str):
+    from webapp.stripe_connect import gateway
+
+    case = _public_case(token)
+    answer = pay.retry_saved_card(db.session, gateway(case.freelancer_id), case.id, now=utcnow())
+    body = {"status": answer.status}
+    if answer.payment_intent_client_secret:
+        body["payment_intent_client_secret"] = answer.payment_intent_client_secret
+    return jsonify(body)
+
+
 @bp.post("/public/pay/<token>/dispute")
 @documented(
     "The client disputes the claim (pauses the reminders)",

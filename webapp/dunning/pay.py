@@ -101,15 +101,61 @@ def confirm(
     used = pending is not None and pending.payment_method_id == setup.payment_method_id
     if used:
         raise NotAllowed("this card was already tried; save another card")
-    due = service.amount_due(session, case)
     customer = session.get(PaymentCustomer, setup.customer_id)
+    assert customer is not None
+    return _charge(session, gateway, case, customer, setup.payment_method_id, now=now)
+
+
+def retry_saved_card(
+    session: Session, gateway: PaymentGateway, case_id: int, *, now: datetime
+) -> Confirmation:
+    """The client asks to try the card already on file again (funds added, bank called).
+
+    Refused after a hard decline (a lost or stolen card must not be retried)
+    and while an attempt is still under way. Commits like `confirm`.
+    """
+    case = lock(session, DunningCase, case_id)
+    assert case is not None
+    if case.status == engine.PAID:
+        session.commit()
+        return Confirmation("paid")
+    if case.status in engine.CLOSED:
+        raise NotAllowed("this case is closed; nothing is due through this link")
+    if case.hard_decline or not case.payment_method_id or case.customer_id is None:
+        raise NotAllowed("the card on file cannot be charged again; save another card")
+    pending = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
+    if pending is not None and pending.status in (
+        payments.REQUIRES_ACTION,
+        payments.PROCESSING,
+        payments.CREATED,
+    ):
+        payments.reconcile(session, gateway, pending.id, now=now)
+        session.commit()
+        return _answer(gateway, pending)
+    customer = session.get(PaymentCustomer, case.customer_id)
+    assert customer is not None
+    return _charge(session, gateway, case, customer, case.payment_method_id, now=now)
+
+
+def _charge(
+    session: Session,
+    gateway: PaymentGateway,
+    case: DunningCase,
+    customer: PaymentCustomer,
+    payment_method_id: str,
+    *,
+    now: datetime,
+) -> Confirmation:
+    """Charge what is due with the client present (3-D Secure possible): the ledger's
+    prepare → commit → execute."""
+    due = service.amount_due(session, case)
     payment = payments.prepare_payment(
         session,
         customer=customer,
         subject=Subject(case.subject_type, case.subject_id),
         purpose=service.LINK_PURPOSE,
         amount=Money(due, case.currency),
-        payment_method_id=setup.payment_method_id,
+        payment_method_id=payment_method_id,
         capture_method="automatic",
         off_session=False,
         actor=events.CLIENT,

@@ -80,6 +80,7 @@ def _page(token: str, case: DunningCase, errors: dict | None = None, status: int
     config = {
         "stateUrl": url_for("api.public_pay", token=token),
         "confirmUrl": url_for("api.public_pay_confirm", token=token),
+        "retryUrl": url_for("api.public_pay_retry", token=token),
         "messages": {
             "declined": _("Your card was declined. Please try another card."),
             "authentication_failed": _(
@@ -98,6 +99,7 @@ def _page(token: str, case: DunningCase, errors: dict | None = None, status: int
         amount=fmt.money(service.amount_due(db.session, case)),
         reason=reason_text(case.reason),
         paid=case.status == engine.PAID,
+        can_retry=bool(case.payment_method_id) and not case.hard_decline,
         closed=case.status in engine.CLOSED,
         token=token,
         errors=errors or {},

@@ -36,6 +36,32 @@
     }
     const stripe = window.Stripe(data.publishable_key);
     const card = Checkout.mountCard(stripe, "card-element");
+    const retry = document.getElementById("retry-button");
+    if (retry) {
+      // The card on file, tried again: 3-D Secure if the bank asks, then confirm once more.
+      retry.addEventListener("click", async () => {
+        retry.disabled = true;
+        errorBox.hidden = true;
+        try {
+          let answer = await Checkout.postJSON(config.retryUrl, {});
+          if (answer.status === "requires_action") {
+            const result = await stripe.confirmCardPayment(answer.payment_intent_client_secret);
+            if (result.error) throw new Checkout.CheckoutError("authentication_failed", config.messages.authentication_failed);
+            answer = await Checkout.postJSON(config.retryUrl, {});
+          }
+          if (answer.status === "paid") {
+            document.getElementById("pay-open").hidden = true;
+            document.getElementById("pay-done").hidden = false;
+          } else {
+            showError(config.messages.declined);
+          }
+        } catch (err) {
+          showError(err.message);
+        } finally {
+          retry.disabled = false;
+        }
+      });
+    }
     let secret = data.setup_intent_client_secret;
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
