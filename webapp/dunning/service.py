@@ -198,7 +198,10 @@ def _describe(session: Session, subject_type: str, subject_id: str) -> str:
             milestone = session.get(Milestone, int(subject_id))
             if milestone is not None:
                 return milestone.title
-    return _("Payment for %(what)s #%(id)s", what=subject_type, id=subject_id)
+    kinds = {"booking": _("session"), "milestone": _("milestone"), "message": _("question")}
+    return _(
+        "Payment for %(what)s #%(id)s", what=kinds.get(subject_type, subject_type), id=subject_id
+    )
 
 
 def ensure_invoice(
