@@ -49,6 +49,14 @@ def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI", "memory://")
 
 
+def policy_name(policy: str) -> str:
+    """A payment policy's short name in the page's language."""
+    from flask_babel import gettext as _
+
+    names = {"prepay": _("Paid at booking"), "hold": _("Card hold"), "deposit": _("Deposit")}
+    return names.get(policy, policy)
+
+
 def select_locale() -> str:
     """The freelancer's language when logged in, else the browser's, else French."""
     from flask import has_request_context
@@ -82,10 +90,12 @@ def register_extensions(app: Flask) -> None:
     from webapp.validation import translate_message
 
     app.jinja_env.filters["tr"] = translate_message
-    from webapp.public.wording import money
+    from webapp.public.wording import money, status_text
 
     # `{{ amount_minor|money(currency) }}`: integer minor units, in the page's locale.
     app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["status_text"] = status_text
+    app.jinja_env.filters["policy_name"] = policy_name
 
     from webapp.accounts.models import Freelancer
 
