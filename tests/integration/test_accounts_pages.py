@@ -203,3 +203,15 @@ def test_profile_page_under_franchise_needs_no_vat_rate(client, db_session):
     assert answer.status_code == 302
     row = db_session.scalar(select(Freelancer))
     assert (row.vat_regime, row.vat_rate_bp, row.legal_name) == ("franchise", 0, "Léa Martin EI")
+
+
+def test_dashboard_shows_what_needs_the_freelancer(client):
+    signup(client)
+    page = client.get("/dashboard?lang=en").get_data(as_text=True)
+    for text in (
+        "Upcoming sessions: 0",
+        "Questions waiting for your answer: 0",
+        "Quotes waiting for the client: 0",
+        "Unpaid cases being recovered: 0",
+    ):
+        assert text in page

@@ -92,9 +92,14 @@ def logout():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
+    from webapp.accounts.summary import summary
     from webapp.stripe_connect.service import connection_status
 
-    return render_template("accounts/dashboard.html", stripe=connection_status(current_user.id))
+    return render_template(
+        "accounts/dashboard.html",
+        stripe=connection_status(current_user.id),
+        summary=summary(db.session, current_user.id, current_user.currency),
+    )
 
 
 @bp.route("/profile", methods=["GET", "POST"])
