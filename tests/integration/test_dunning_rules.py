@@ -347,3 +347,45 @@ def test_client_retry_of_the_card_on_file_pays_and_closes_the_case(
         select(payments.Payment).where(payments.Payment.status == "succeeded")
     ).all()
     assert [p.amount_minor for p in succeeded] == [300_00]
+
+
+def test_settings_page_saves_the_escalation_and_refuses_an_impossible_plan(
+    client, freelancer, db_session
+):
+    login = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    client.post(
+        "/login",
+        data={
+            "email": freelancer["email"],
+            "password": freelancer["password"],
+            "csrf_token": token,
+        },
+    )
+    page = client.get("/dunning/settings?lang=en").get_data(as_text=True)
+    assert 'value="1, 3, 5"' in page and 'value="1000.00"' in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {
+        "csrf_token": token,
+        "retry_days": "2, 4",
+        "friendly_day": "8",
+        "formal_day": "16",
+        "formal_notice_day": "30",
+        "final_deadline_days": "15",
+        "recourse_day": "45",
+        "call_threshold": "500",
+        "call_day": "10",
+        "signature": "accounts_department",
+        "accounts_department_name": "Service comptable",
+        "bill_penalties": "on",
+    }
+    # a final deadline outside 8–15 days is refused, nothing saved
+    assert (
+        client.post("/dunning/settings", data={**form, "final_deadline_days": "16"}).status_code
+        == 422
+    )
+    assert client.post("/dunning/settings", data=form).status_code == 302
+    saved = client.get("/api/v1/dunning/settings", headers=freelancer["headers"]).get_json()
+    assert saved["retry_days"] == [2, 4]
+    assert saved["call_threshold_minor"] == 500_00
+    assert saved["signature"] == "accounts_department"

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from billing import events
 from billing.db import utcnow
 from billing.dunning import service as engine
-from billing.dunning.models import DunningCase, DunningSettings
-from billing.dunning.schedule import InvalidConfig, config_from
+from billing.dunning.models import DunningCase
+from billing.dunning.schedule import InvalidConfig
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
@@ -138,20 +138,10 @@ def get_settings():
 @token_required
 def put_settings():
     changes = SettingsSchema().load(json_body())
-    freelancer_id = current_freelancer().id
-    row = db.session.scalar(
-        select(DunningSettings).where(DunningSettings.freelancer_id == freelancer_id)
-    )
-    stored = {**(row.config if row else {}), **changes}
     try:
-        config = config_from(stored)
+        config = service.save_settings(db.session, current_freelancer().id, changes)
     except InvalidConfig as exc:
         raise ApiError(422, "Some settings are invalid.", fields=exc.fields) from None
-    if row is None:
-        row = DunningSettings(freelancer_id=freelancer_id, config=stored)
-        db.session.add(row)
-    else:
-        row.config = stored
     db.session.commit()
     return jsonify(dump_settings(config))
 

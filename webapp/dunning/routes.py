@@ -15,6 +15,7 @@ from billing.dunning.letters import Formatter
 from billing.dunning.models import DunningCase
 from billing.errors import AlreadyDone, NotAllowed
 from billing.locking import lock
+from billing.money import format_major, parse_major
 from webapp.dunning import documents, receivables, service
 from webapp.dunning.views import dump_case
 from webapp.extensions import db
@@ -130,4 +131,66 @@ def _pdf(data: bytes, name: str) -> Response:
         data,
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+_DAY_FIELDS = ("friendly_day", "formal_day", "formal_notice_day", "recourse_day", "call_day")
+
+
+def _settings_form(form: dict[str, str], currency: str) -> dict[str, object]:
+    """The page's fields as the API's settings (numbers as numbers, euros as minor units)."""
+    data: dict[str, object] = {}
+    days = [d.strip() for d in form.get("retry_days", "").split(",") if d.strip()]
+    data["retry_days"] = [int(d) if d.isdigit() else d for d in days]
+    for name in (*_DAY_FIELDS, "final_deadline_days"):
+        raw = form.get(name, "").strip()
+        if raw:
+            data[name] = int(raw) if raw.isdigit() else raw
+    threshold = form.get("call_threshold", "").strip()
+    if threshold:
+        minor = parse_major(threshold, currency)
+        data["call_threshold_minor"] = threshold if minor is None else minor
+    data["signature"] = form.get("signature", "freelancer")
+    data["accounts_department_name"] = form.get("accounts_department_name", "").strip()
+    data["bill_penalties"] = form.get("bill_penalties") == "on"
+    return data
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    """Delays, retries, signature and the "call the client" threshold (templates: the API)."""
+    from marshmallow import ValidationError
+
+    from billing.dunning.schedule import InvalidConfig
+    from webapp.dunning.schemas import SettingsSchema
+
+    config = engine.config_for(db.session, current_user.id).to_dict()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            changes = SettingsSchema().load(_settings_form(request.form, current_user.currency))
+            service.save_settings(db.session, current_user.id, changes)
+        except ValidationError as exc:
+            db.session.rollback()
+            messages = exc.messages if isinstance(exc.messages, dict) else {}
+            errors = {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
+        except InvalidConfig as exc:
+            db.session.rollback()
+            errors = exc.fields
+        else:
+            db.session.commit()
+            flash(_("Reminder settings saved."))
+            return redirect(url_for("dunning.settings"))
+        config.update(request.form.to_dict())
+    if "call_threshold" not in config:
+        config["call_threshold"] = format_major(
+            config["call_threshold_minor"], current_user.currency
+        )
+    if isinstance(config.get("retry_days"), list):
+        config["retry_days"] = ", ".join(str(d) for d in config["retry_days"])
+    if "call_threshold_minor" in errors:
+        errors["call_threshold"] = errors.pop("call_threshold_minor")
+    return render_template("dunning/settings.html", form=config, errors=errors), (
+        422 if errors else 200
     )
