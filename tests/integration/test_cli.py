@@ -130,3 +130,21 @@ def test_demo_seed_gives_a_bookable_public_page(app):
     assert policies == ["deposit", "hold", "prepay"]
     assert client.get("/camille").status_code == 200
     assert client.get("/camille/ask").status_code == 200
+
+
+def test_public_page_links_to_paid_questions_only_when_offered(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    client = app.test_client()
+    assert "/camille/ask" in client.get("/camille?lang=en").get_data(as_text=True)
+    client.post(
+        "/api/v1/signup",
+        json={
+            "email": "x@example.test",
+            "password": "long enough pw",
+            "display_name": "X",
+            "slug": "no-questions",
+        },
+    )
+    assert client.get("/no-questions").status_code in (200, 404)
+    assert "/no-questions/ask" not in client.get("/no-questions").get_data(as_text=True)

@@ -155,8 +155,24 @@ def book(slug: str):
         ],
     )
     return render_template(
-        "public/book.html", freelancer=freelancer, offerings=offerings, config=config
+        "public/book.html",
+        freelancer=freelancer,
+        offerings=offerings,
+        config=config,
+        asks=_takes_paid_questions(slug),
     )
+
+
+def _takes_paid_questions(slug: str) -> bool:
+    """Whether the page links to `/<slug>/ask` (the freelancer takes paid questions)."""
+    from webapp.extensions import db
+    from webapp.messages import service as messages
+
+    try:
+        messages.open_offer(db.session, slug)
+    except messages.NotFound:
+        return False
+    return True
 
 
 def _booking_or_404(booking_id: int) -> tuple[dict[str, Any], str]:
