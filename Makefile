@@ -26,6 +26,7 @@ system-deps:
 	scripts/system-deps.sh
 
 run: install
+	scripts/system-deps.sh runtime
 	$(BIN)/python -m webapp.dev.run
 
 test: install system-deps

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# System packages the tests need: Debian's Chromium (browser tests; Playwright
-# never downloads a browser), Pango for WeasyPrint (PDF) and poppler-utils
-# (PDF tests). Installs only what is missing; without root it says what to
-# install and the tests that need it fail loudly.
+# System packages: `scripts/system-deps.sh runtime` installs what the app needs
+# to run (Pango and a font for WeasyPrint's PDFs); with no argument, also what
+# the tests need: Debian's Chromium (browser tests; Playwright never downloads
+# a browser) and poppler-utils (PDF tests). Installs only what is missing;
+# without root it says what to install and the tests that need it fail loudly.
 set -euo pipefail
 
 missing=()
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-ldconfig -p 2>/dev/null | grep -q libpango-1.0 || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
-fc-list 2>/dev/null | grep -qi dejavu || missing+=(fonts-dejavu-core)
-# pdftoppm / pdftotext: invoice PDF tests render pages to PNG and read their text.
-command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+# dpkg, not `ldconfig -p | grep -q`: under pipefail grep's early exit makes
+# the pipeline fail and every run would reinstall.
+installed() { dpkg -s "$1" >/dev/null 2>&1; }
+installed libpango-1.0-0 || missing+=(libpango-1.0-0)
+installed libpangoft2-1.0-0 || missing+=(libpangoft2-1.0-0)
+installed fonts-dejavu-core || missing+=(fonts-dejavu-core)
+if [ "${1:-test}" != "runtime" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # pdftoppm / pdftotext: PDF tests render pages to PNG and read their text.
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
