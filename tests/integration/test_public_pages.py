@@ -138,6 +138,7 @@ def test_the_booking_page_formats_money_for_french_readers(client, api):
     api(freelancer=FREELANCER)
     page = client.get("/camille?lang=fr").get_data(as_text=True)
     assert "120,50\xa0€" in page
+    assert "avant la séance\xa0; ensuite" in page  # French typography
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from flask_babel import format_currency, format_decimal
+from flask_babel import format_currency, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -74,7 +74,9 @@ def terms_text(offering: dict[str, Any]) -> str:
             else _("Free cancellation at any time")
         )
     parts.append(_("no-show: %(percent)s %%", percent=no_show))
-    return "; ".join(parts) + "."
+    # French typography puts a non-breaking space before a semicolon.
+    separator = "\u00a0; " if str(get_locale()).startswith("fr") else "; "
+    return separator.join(parts) + "."
 
 
 PAYMENT_STATES = {
