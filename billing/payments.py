@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from billing import events, outcomes
 from billing.db import utcnow
-from billing.errors import AlreadyDone, GatewayUnavailable, NotAllowed
+from billing.errors import AlreadyDone, GatewayRejected, GatewayUnavailable, NotAllowed
 from billing.gateway import port
 from billing.gateway.port import CaptureMethod, PaymentGateway, PaymentIntentResult
 from billing.locking import lock
@@ -219,6 +219,14 @@ def execute_payment(
             data={"error": str(exc)},
         )
         raise
+    except GatewayRejected as exc:
+        # Stripe refused the request itself (e.g. below its minimum amount):
+        # nothing happened there, so this attempt failed — an outcome like a
+        # decline, not an unknown to reconcile forever.
+        payment.failure_code = exc.stripe_code or "rejected"
+        payment.failure_message = str(exc)
+        transition(session, payment, FAILED, actor=events.SYSTEM, data={"rejected": True})
+        return payment
     apply_result(session, payment, result, now=now, actor=events.SYSTEM)
     return payment
 

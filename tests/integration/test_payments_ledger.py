@@ -268,3 +268,24 @@ def test_card_setup_records_the_saved_card(session, gateway, customer):
     cards.complete_card_setup(session, gateway, setup.id)
     assert (setup.payment_method_id, setup.card_last4) == ("pm_card_visa", "4242")
     assert session.scalar(select(Payment)) is None
+
+
+def test_a_request_stripe_refuses_is_a_failed_attempt_not_an_unknown(
+    session, gateway, make_payment
+):
+    from billing.errors import GatewayRejected
+
+    payment = make_payment(execute=False)
+    gateway.fail_next(
+        "create_payment_intent",
+        GatewayRejected(
+            "Amount must be at least 0.50 eur", stripe_code="amount_too_small", http_status=400
+        ),
+    )
+    payments.execute_payment(session, gateway, payment.id)
+    session.commit()
+    assert payment.status == payments.FAILED
+    assert payment.failure_code == "amount_too_small"
+    # reconciliation leaves a known failure alone
+    payments.reconcile(session, gateway, payment.id)
+    assert payment.status == payments.FAILED

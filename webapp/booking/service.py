@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing import cards, events, outcomes, payments
 from billing.db import utcnow
-from billing.errors import AlreadyDone, GatewayRejected, NotAllowed
+from billing.errors import AlreadyDone, NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.locking import lock
 from billing.models import CardSetup, Payment, PaymentCustomer
@@ -714,13 +714,6 @@ def execute(
             payments.execute_payment(session, gateway, payment_id, now=now)
         except AlreadyDone:
             continue
-        except GatewayRejected as exc:
-            # Stripe refused the request itself: nothing happened there.
-            payment = session.get(Payment, payment_id)
-            assert payment is not None
-            payment.failure_code = exc.stripe_code or "rejected"
-            payment.failure_message = str(exc)
-            payments.transition(session, payment, payments.FAILED, actor=events.SYSTEM)
 
 
 def cancellation_quote(booking: Booking, now: datetime, t: Totals | None = None) -> dict:
