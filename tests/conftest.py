@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from tests.support.requirements import unavailable
 from webapp import create_app
 from webapp.extensions import make_engine
 from webapp.migrate import upgrade
@@ -156,11 +157,10 @@ def pg_url() -> str:
     """TEST_DATABASE_URL, or a skip with the reason (a failure when REQUIRE_POSTGRES=1)."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        if os.environ.get("REQUIRE_POSTGRES") == "1":
-            pytest.fail("REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
-        pytest.skip(
+        unavailable(
+            "postgres",
             "PostgreSQL tests need TEST_DATABASE_URL "
-            "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+            "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)",
         )
     return url
 

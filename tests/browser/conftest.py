@@ -29,6 +29,7 @@ from flask.testing import FlaskClient
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import ARTIFACTS, base_config
+from tests.support.requirements import unavailable
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -105,10 +106,6 @@ def live_server(
         db.engine.dispose()
 
 
-def _browser_required() -> bool:
-    return os.environ.get("REQUIRE_BROWSER") == "1" or os.environ.get("CI", "").lower() == "true"
-
-
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """Debian's chromium through Playwright, shared by the session's browser tests."""
@@ -117,9 +114,7 @@ def browser() -> Iterator[Any]:
             f"browser tests need Debian's chromium at {CHROMIUM} "
             "(run scripts/system-deps.sh, or apt-get install chromium)"
         )
-        if _browser_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
+        unavailable("browser", reason)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

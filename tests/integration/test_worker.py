@@ -21,6 +21,7 @@ import pytest
 from flask import current_app, has_app_context
 from huey.exceptions import HueyException
 
+from tests.support.requirements import unavailable
 from webapp import tasks
 from webapp.config import PROJECT_ROOT
 
@@ -185,9 +186,7 @@ def redis_url() -> Iterator[str]:
         client.ping()
     except redis.exceptions.ConnectionError as exc:
         client.close()
-        if os.environ.get("REQUIRE_REDIS") == "1":
-            pytest.fail(f"REQUIRE_REDIS=1 but Redis at {REDIS_URL} is unreachable: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} is unreachable ({exc}); set REQUIRE_REDIS=1 to fail")
+        unavailable("redis", f"Redis at {REDIS_URL} is unreachable ({exc})")
     client.flushdb()
     try:
         yield REDIS_URL

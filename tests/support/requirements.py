@@ -1,0 +1,25 @@
+"""One rule for tests that need an outside service (PostgreSQL, Redis, Chromium).
+
+Without the service, the test is skipped with a visible reason on a developer's
+machine; CI sets `REQUIRE_<NAME>=1` (see .ci/run) and the same absence is a
+failure there, so nothing is silently left untested.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+
+def required(name: str) -> bool:
+    """Whether CI demands the service `name` (REQUIRE_POSTGRES, REQUIRE_REDIS, …)."""
+    return os.environ.get(f"REQUIRE_{name.upper()}") == "1"
+
+
+def unavailable(name: str, reason: str) -> NoReturn:
+    """Fail when the service is required, else skip, always saying why."""
+    if required(name):
+        pytest.fail(f"REQUIRE_{name.upper()}=1 but {reason}")
+    pytest.skip(f"{reason} (set REQUIRE_{name.upper()}=1 to make this a failure)")
