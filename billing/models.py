@@ -105,6 +105,9 @@ class PaymentCustomer(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The Stripe account `stripe_customer_id` lives in (`StripeCredentials.account_ref`):
+    # a customer of one account means nothing to another.
+    stripe_account: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (UniqueConstraint("freelancer_id", "email"),)
@@ -121,6 +124,8 @@ class CardSetup(Base):
     subject_type: Mapped[str] = mapped_column(String(40))
     subject_id: Mapped[str] = mapped_column(String(64))
     stripe_setup_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_account: Mapped[str | None] = mapped_column(String(80))
+    # A random nonce, never an id: a rolled-back row's id is reused by SQLite.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(40), default="created")
     payment_method_id: Mapped[str | None] = mapped_column(String(255))
@@ -152,8 +157,15 @@ class Payment(Base):
     capture_method: Mapped[str] = mapped_column(String(20))
     off_session: Mapped[bool] = mapped_column(Boolean, default=True)
     payment_method_id: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(40), default="created")
+    status: Mapped[str] = mapped_column(String(40), default="created", index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
+    # The Stripe account the PaymentIntent lives in (`StripeCredentials.account_ref`).
+    stripe_account: Mapped[str | None] = mapped_column(String(80))
+    # The Stripe write under way ("create", "capture", "cancel"), committed
+    # before the call: if its answer never reaches our commit, the sweep looks
+    # Stripe up (never repeats the write blindly). Cleared with the answer.
+    in_flight: Mapped[str | None] = mapped_column(String(20))
+    in_flight_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     amount_capturable_minor: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -196,7 +208,8 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    status: Mapped[str] = mapped_column(String(40), default="created")
+    # created (committed, Stripe not answered yet) → pending | succeeded | failed | canceled.
+    status: Mapped[str] = mapped_column(String(40), default="created", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("amount_minor > 0", name="amount_positive"),)

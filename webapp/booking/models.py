@@ -151,6 +151,11 @@ class Booking(Base):
     manage_token_enc: Mapped[str] = mapped_column(Text)
     pending_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reschedule_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What the freelancer keeps once the booking is closed (a fee, the price,
+    # 0), and whether money arrived after the closing (a 3-D Secure payment
+    # completed after the booking expired) that the settle sweep must return.
+    settle_target_minor: Mapped[int | None] = mapped_column(BigInteger)
+    settle_due: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     cancelled_by: Mapped[str | None] = mapped_column(String(80))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
