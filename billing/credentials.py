@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -27,6 +28,18 @@ class StripeCredentials:
     @property
     def livemode(self) -> bool:
         return "_live_" in self.secret_key
+
+    @property
+    def account_ref(self) -> str:
+        """Which Stripe account these keys open, as stored on every Stripe object we make.
+
+        The endpoint plus a fingerprint of the secret key: new keys on the same
+        endpoint may open another account, whose customers and PaymentIntents
+        are not the old ones'. (A new key of the same account also counts as a
+        change: the safe side.)
+        """
+        digest = hashlib.sha256(self.secret_key.encode()).hexdigest()[:16]
+        return f"{self.endpoint}:{digest}"
 
 
 def account_endpoint(account: StripeAccount) -> str:
