@@ -53,6 +53,12 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "STRIPE_API_BASE": stripe_api_base,
         "STRIPE_JS_URL": env.get("STRIPE_JS_URL", js_default),
         "HUEY_URL": env.get("HUEY_URL", "sqlite:///instance/huey.sqlite"),
+        # Our requests per second to each Stripe account, shared through Redis
+        # when HUEY_URL is Redis; unset: 90 for live keys, 25 for test keys and
+        # the fake server; 0: no limit (then only 429 backoff).
+        "STRIPE_REQUESTS_PER_SECOND": (
+            int(rate) if (rate := env.get("STRIPE_REQUESTS_PER_SECOND")) else None
+        ),
         "SMTP_URL": env.get("SMTP_URL"),
         "MAIL_FROM": env.get("MAIL_FROM", "Acompte <no-reply@acompte.localhost>"),
         # Comma-separated Fernet keys, newest first; unset: derived from SECRET_KEY.

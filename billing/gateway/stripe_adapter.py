@@ -46,6 +46,7 @@ from billing.gateway.port import (
     RefundResult,
     SetupIntentResult,
 )
+from billing.gateway.ratelimit import RateLimiter
 from billing.money import Money
 
 T = TypeVar("T")
@@ -65,6 +66,7 @@ class StripeGateway:
         api_base: str | None = None,
         max_network_retries: int = 3,
         timeout: float = 20.0,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         # One HTTP session per gateway, closed with it: a StripeClient per
         # instance (never the global `stripe.api_key`) so each freelancer's keys
@@ -72,6 +74,8 @@ class StripeGateway:
         self._session = requests.Session()
         self._close = weakref.finalize(self, self._session.close)
         self._max_network_retries = max_network_retries
+        # Takes a slot of the account's request budget before each HTTP attempt.
+        self._rate_limiter = rate_limiter
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base.rstrip("/")} if api_base else None,
@@ -260,6 +264,8 @@ class StripeGateway:
         """Run one SDK call, backing off on 429, and translate its errors."""
         attempt = 0
         while True:
+            if self._rate_limiter is not None:
+                self._rate_limiter.acquire()
             try:
                 return operation()
             except stripe.RateLimitError as exc:

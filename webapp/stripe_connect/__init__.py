@@ -40,9 +40,18 @@ def gateway_for(creds: StripeCredentials) -> PaymentGateway:
     factory = current_app.config.get("GATEWAY_FACTORY")
     if factory is not None:
         return factory(creds)
+    from billing.gateway.ratelimit import limiter_for, storage_url
     from billing.gateway.stripe_adapter import StripeGateway
 
-    return StripeGateway(creds.secret_key, api_base=creds.api_base)
+    cfg = current_app.config
+    # The limiter's storage is built once per process (cached by URL), so every
+    # gateway of one account, in every thread, shares one window.
+    limiter = limiter_for(
+        creds,
+        requests_per_second=cfg.get("STRIPE_REQUESTS_PER_SECOND"),
+        storage=storage_url(cfg.get("HUEY_URL")),
+    )
+    return StripeGateway(creds.secret_key, api_base=creds.api_base, rate_limiter=limiter)
 
 
 def gateway(freelancer_id: int) -> PaymentGateway:
