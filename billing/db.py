@@ -8,6 +8,8 @@ from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
+from billing import clock
+
 # Stable constraint names, so that Alembic autogenerate and every database
 # agree on them.
 NAMING_CONVENTION = {
@@ -20,7 +22,10 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
+    """The current time, timezone-aware, in UTC: the frozen one inside `clock.frozen`."""
+    at = clock.frozen_at()
+    if at is not None:
+        return at.astimezone(UTC)
     return datetime.now(UTC)
 
 

@@ -39,7 +39,11 @@ def register_commands(app: Flask) -> None:
         help="ISO 8601 time with an offset to run as (default: now).",
     )
     def run_due_command(now_text: str | None) -> None:
-        """Run, once, every piece of due work as of --now; idempotent."""
+        """Run, once, every due item as of --now, kind by kind; idempotent.
+
+        Prints one line per item that did something; a failing item is
+        printed as failed and the run goes on (exit status 0).
+        """
         from webapp.due import parse_now, run_due
 
         now = parse_now(now_text)

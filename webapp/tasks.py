@@ -29,6 +29,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -38,18 +41,20 @@ from flask.ctx import AppContext
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import Task
 from huey.consumer import Consumer
-from huey.storage import BaseStorage, SqliteStorage
+from huey.exceptions import TaskLockedException
+from huey.storage import BaseStorage
 
 from webapp.config import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-# The lock that keeps two consumers (maybe on two machines) from running the
-# due work at once. Runners are idempotent anyway; the lock saves the work.
-RUN_DUE_LOCK = "run-due"
-# Redis 7.4+ can expire the lock, so a consumer killed mid-run cannot block due
-# work forever. Older Redis and SQLite cannot; see `run_consumer` for SQLite.
-RUN_DUE_LOCK_TTL_SECONDS = 15 * 60
+# Each due item is run under a lock of its own, so that two consumers (maybe
+# on two machines) given the same item (the periodic task is enqueued by every
+# consumer's scheduler) do not both work on it; the item's row lock and state
+# check keep it exactly-once anyway, the lock saves the work. A consumer killed
+# mid-item leaves its lock behind: every lock carries its expiry time, so a
+# stale one is broken after this long (Redis 7.4+ also expires it itself).
+DUE_ITEM_LOCK_TTL_SECONDS = 10 * 60
 
 
 def make_huey(url: str | None) -> Huey:
@@ -154,26 +159,73 @@ def health_check() -> dict[str, str]:
 
 
 @huey.periodic_task(crontab(minute="*"))
-def run_due_every_minute() -> list[str]:
-    """Run the due work (captures, holds, retries, dunning…) once a minute.
+def enqueue_due_work() -> None:
+    """Every minute: find what is due (captures, holds, retries, dunning…), one task per item.
 
-    Every consumer's scheduler enqueues this, so with several consumers it is
-    queued several times a minute; the lock makes the extra copies skip (Huey
-    logs "unable to acquire lock") instead of running concurrently.
+    Every consumer's scheduler enqueues this, so with several consumers an
+    item may be enqueued more than once a minute: the item task is idempotent
+    and takes the item's lock, so the extra copies skip.
     """
     from billing.db import utcnow
-    from webapp.due import run_due
+    from webapp.due import find_items
 
-    with huey.lock_task(RUN_DUE_LOCK, ttl=_lock_ttl()):
-        lines = run_due(utcnow())
-    for line in lines:
-        log.info("run-due: %s", line)
-    return lines
+    now = utcnow()
+    items = find_items(now)
+    for kind, item_id in items:
+        run_due_item(kind, item_id, now.isoformat())
+    if items:
+        log.info("run-due: %s item(s) enqueued at %s", len(items), now.isoformat())
+    else:
+        log.info("run-due: nothing due at %s", now.isoformat())
 
 
-def _lock_ttl() -> int | None:
-    supports_ttl = getattr(huey.storage, "supports_hash_ttl", False)
-    return RUN_DUE_LOCK_TTL_SECONDS if supports_ttl else None
+@huey.task(retries=0)
+def run_due_item(kind: str, item_id: int, now_iso: str) -> None:
+    """Run one due item as of `now_iso`; a failure is recorded on the item, never raised.
+
+    No Huey retries: the item is found again by the next minute's search if
+    it is still due.
+    """
+    from datetime import datetime
+
+    from webapp.due import run_item
+
+    try:
+        with due_item_lock(kind, item_id):
+            result = run_item(kind, item_id, datetime.fromisoformat(now_iso))
+    except TaskLockedException:
+        log.info("run-due: %s %s is being run by another worker", kind, item_id)
+        return
+    text = result.text()
+    if text:
+        # Logged, not returned: Huey would keep every returned value in its store.
+        log.info("run-due: %s", text)
+
+
+@contextmanager
+def due_item_lock(kind: str, item_id: int) -> Iterator[None]:
+    """Hold the Huey lock `due:<kind>:<id>` for the block; TaskLockedException if taken.
+
+    The lock's value is its expiry time: a lock older than
+    `DUE_ITEM_LOCK_TTL_SECONDS` was left by a dead consumer and is broken.
+    """
+    name = f"due:{kind}:{item_id}"
+    ttl = DUE_ITEM_LOCK_TTL_SECONDS if getattr(huey.storage, "supports_hash_ttl", False) else None
+    lock = huey.lock_task(name, ttl=ttl)
+    key = f"{huey.name}.lock.{name}"
+    expires = time.time() + DUE_ITEM_LOCK_TTL_SECONDS
+    if not huey.put_if_empty(key, expires, ttl):
+        held_until = huey.get(key, peek=True)
+        if not isinstance(held_until, float) or held_until > time.time():
+            raise TaskLockedException(f"unable to acquire lock {name}")
+        # Stale: break it, then race for it like everyone else.
+        huey.delete(key)
+        if not huey.put_if_empty(key, expires, ttl):
+            raise TaskLockedException(f"unable to acquire lock {name}")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 # --- the consumer -----------------------------------------------------------
@@ -182,22 +234,13 @@ def _lock_ttl() -> int | None:
 def run_consumer(app: Flask, workers: int = 2) -> None:
     """Consume tasks with `workers` threads until SIGINT (graceful) or SIGTERM.
 
-    Runs the periodic tasks too. A SQLite queue lives on one machine, so a
-    `run-due` lock found at start was left by a consumer that died holding it
-    and is cleared; on Redis it may belong to a live consumer elsewhere, so it
-    is kept (it expires on Redis 7.4+; else `huey.flush_locks("run-due")`).
+    Runs the periodic tasks too (`enqueue_due_work` every minute). Item
+    locks a dead consumer left behind expire on their own (`due_item_lock`).
     """
     if not logging.getLogger().handlers:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s worker %(levelname)s %(name)s: %(message)s"
         )
     bind_app(app)
-    stale_locks_are_ours = isinstance(huey.storage, SqliteStorage)
-    consumer = Consumer(
-        huey,
-        workers=workers,
-        worker_type="thread",
-        periodic=True,
-        extra_locks=RUN_DUE_LOCK if stale_locks_are_ours else None,
-    )
+    consumer = Consumer(huey, workers=workers, worker_type="thread", periodic=True)
     consumer.run()

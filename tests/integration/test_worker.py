@@ -1,4 +1,4 @@
-"""The background worker: tasks run with the app context, run-due every minute, real consumers.
+"""The background worker: tasks run with the app context, due items every minute, consumers.
 
 Immediate mode where no consumer is needed; one real `flask --app webapp worker`
 on a SQLite queue, and one on Redis (REDIS_URL-like `HUEY_URL`, skipped with a
@@ -65,41 +65,63 @@ def test_a_task_keeps_the_callers_context(immediate, app_ctx):
     assert current_app._get_current_object() is app_ctx
 
 
-def test_run_due_runs_every_minute_with_an_aware_now(immediate, app_ctx, monkeypatch):
-    calls: list[datetime] = []
+def test_due_work_is_enqueued_every_minute_one_task_per_item(immediate, app_ctx, monkeypatch):
+    found_at: list[datetime] = []
+    enqueued: list[tuple[str, int, str]] = []
 
-    def fake_run_due(now: datetime) -> list[str]:
-        calls.append(now)
-        return ["fake: done"]
+    def fake_find_items(now: datetime) -> list[tuple[str, int]]:
+        found_at.append(now)
+        return [("booking-expire", 1), ("booking-expire", 2), ("mail", 7)]
 
-    monkeypatch.setattr("webapp.due.run_due", fake_run_due)
+    monkeypatch.setattr("webapp.due.find_items", fake_find_items)
+    monkeypatch.setattr(tasks, "run_due_item", lambda *args: enqueued.append(args))
     # the schedule: every minute of every hour
     for minute in (0, 1, 29, 59):
-        assert tasks.run_due_every_minute.s().validate_datetime(datetime(2026, 11, 22, 10, minute))
+        assert tasks.enqueue_due_work.s().validate_datetime(datetime(2026, 11, 22, 10, minute))
     # when the periodic task runs
-    tasks.run_due_every_minute()
-    # then it ran the due work once, as of now, with an offset
-    assert len(calls) == 1
-    assert calls[0].tzinfo is not None
-    assert abs((datetime.now(UTC) - calls[0]).total_seconds()) < 60
-    assert not tasks.huey.is_locked(tasks.RUN_DUE_LOCK), "the lock is released afterwards"
+    tasks.enqueue_due_work()
+    # then it searched once, as of now with an offset, and enqueued one task per item
+    assert len(found_at) == 1
+    assert found_at[0].tzinfo is not None
+    assert abs((datetime.now(UTC) - found_at[0]).total_seconds()) < 60
+    now_iso = found_at[0].isoformat()
+    assert enqueued == [
+        ("booking-expire", 1, now_iso),
+        ("booking-expire", 2, now_iso),
+        ("mail", 7, now_iso),
+    ]
 
 
-def test_run_due_skips_while_another_consumer_holds_the_lock(immediate, app_ctx, monkeypatch):
-    calls: list[datetime] = []
-    monkeypatch.setattr("webapp.due.run_due", lambda now: calls.append(now) or [])
-    # given another consumer in the middle of run-due
-    with tasks.huey.lock_task(tasks.RUN_DUE_LOCK):
-        # when this consumer's copy of the periodic task comes up
-        tasks.run_due_every_minute()
-    # then it did not run concurrently
-    assert calls == []
+def test_an_item_skips_while_another_consumer_holds_its_lock(immediate, app_ctx, monkeypatch):
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(
+        "webapp.due.run_item", lambda kind, item_id, now: calls.append((kind, item_id))
+    )
+    now_iso = datetime.now(UTC).isoformat()
+    # given another consumer in the middle of item 5
+    with tasks.due_item_lock("booking-expire", 5):
+        # when this consumer's copy of the item comes up
+        tasks.run_due_item("booking-expire", 5, now_iso)
+        # then it did not run concurrently, but another item runs meanwhile
+        tasks.run_due_item("booking-expire", 6, now_iso)
+    assert calls == [("booking-expire", 6)]
+    assert not tasks.huey.is_locked("due:booking-expire:5"), "the lock is released afterwards"
 
 
-def test_the_real_run_due_runs_in_a_task(immediate, app):
+def test_a_lock_left_by_a_dead_consumer_expires(immediate, app_ctx, monkeypatch):
+    # given an item lock taken long ago by a consumer that was killed
+    key = f"{tasks.huey.name}.lock.due:mail:3"
+    tasks.huey.put_if_empty(key, 0.0)
+    # when the item comes up again, its lock is broken and it runs
+    with tasks.due_item_lock("mail", 3):
+        assert tasks.huey.is_locked("due:mail:3")
+    assert not tasks.huey.is_locked("due:mail:3")
+
+
+def test_the_real_due_work_runs_in_a_task(immediate, app):
     tasks.bind_app(app)
     # nothing is due on an empty database; the point is the real path works
-    tasks.run_due_every_minute()
+    tasks.enqueue_due_work()
 
 
 # --- real consumers -----------------------------------------------------------

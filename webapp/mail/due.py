@@ -9,7 +9,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from billing.models import Event
-from webapp.due import due_runner
+from webapp.due import DueKind
 from webapp.mail.models import OutboundEmail
 from webapp.mail.service import FAILED, QUEUED, deliver_email
 
@@ -27,12 +27,28 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
 BATCH = 200
 
 
-@due_runner("mail")
-def deliver_due_email(session: Session, now: datetime) -> list[str]:
-    """Deliver queued e-mails left behind and failed ones whose retry time has come."""
+def find_email(session: Session, now: datetime) -> list[int]:
+    """E-mails to deliver as of `now` (none without `SMTP_URL`: they stay in the outbox)."""
     if not current_app.config.get("SMTP_URL"):
         return []
-    return [deliver_email(email_id) for email_id in due_email_ids(session, now)]
+    return due_email_ids(session, now)
+
+
+def deliver(session: Session, email_id: int, now: datetime) -> str | None:
+    """Deliver one e-mail; its own claim (a conditional UPDATE) makes a second run skip it."""
+    line = deliver_email(email_id)
+    return None if line.endswith("already sent or not to be sent") else line
+
+
+def deliver_due_email(session: Session, now: datetime) -> list[str]:
+    """Deliver at once every queued e-mail left behind and every failed one due for a retry."""
+    lines = [deliver(session, email_id, now) for email_id in find_email(session, now)]
+    return [line for line in lines if line]
+
+
+def due_kinds() -> list[DueKind]:
+    """Mail's due kinds: run last, to send what the rest of the run queued."""
+    return [DueKind("mail", "outbound_email", find_email, deliver, OutboundEmail)]
 
 
 def due_email_ids(session: Session, now: datetime) -> list[int]:

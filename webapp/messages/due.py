@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.errors import BillingError
-from webapp.due import due_runner
+from webapp.due import DueKind
 from webapp.messages import service
+from webapp.messages.models import Question
 from webapp.stripe_connect import gateway
 
-log = logging.getLogger(__name__)
+BATCH = 200
 
 
-@due_runner("messages")
-def expire_unanswered(session: Session, now: datetime) -> list[str]:
-    """Release the hold of every open question whose deadline is at or before `now`.
+def find_unanswered(session: Session, now: datetime) -> list[int]:
+    """Open questions whose deadline is at or before `now`, oldest deadline first."""
+    return list(
+        session.scalars(
+            select(Question.id)
+            .where(Question.status.in_(service.OPEN), Question.deadline_at <= now)
+            .order_by(Question.deadline_at)
+            .limit(BATCH)
+        )
+    )
 
-    Idempotent: each question is locked, re-checked, released and committed on
-    its own, so a second run (or worker) finds it expired and skips it.
+
+def expire_unanswered(session: Session, question_id: int, now: datetime) -> str | None:
+    """Release the hold of one question left unanswered past its deadline.
+
+    Idempotent: the question is locked and re-checked, so a second run (or
+    worker) finds it expired and does nothing. A failed release is rolled
+    back and the question stays open: the next run tries again.
     """
-    done: list[str] = []
-    for question_id, freelancer_id in service.due_for_expiry(session, now):
-        try:
-            if service.expire(session, gateway(freelancer_id), question_id, now=now):
-                done.append(f"question {question_id}: no answer in time, hold released")
-            session.commit()
-        except BillingError as exc:
-            # Kept open: the next run tries again; the others carry on.
-            session.rollback()
-            log.warning("question %s not expired: %s", question_id, exc)
-            done.append(f"question {question_id}: release failed, retried next run ({exc})")
-    return done
+    question = session.get(Question, question_id)
+    if question is None:
+        return None
+    if service.expire(session, gateway(question.freelancer_id), question_id, now=now):
+        return f"question {question_id}: no answer in time, hold released"
+    return None
+
+
+def due_kinds() -> list[DueKind]:
+    """Paid questions' due kinds."""
+    return [DueKind("messages", service.SUBJECT, find_unanswered, expire_unanswered, Question)]

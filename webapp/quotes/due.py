@@ -9,7 +9,7 @@ idempotency key, never by a second charge.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -21,7 +21,7 @@ from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.locking import lock
 from billing.models import Payment
 from webapp.accounts.models import Freelancer
-from webapp.due import due_runner
+from webapp.due import DueKind
 from webapp.quotes import service
 from webapp.quotes import transitions as t
 from webapp.quotes.models import Milestone, Quote
@@ -42,109 +42,119 @@ def _gateway(freelancer_id: int):  # noqa: ANN202 (a PaymentGateway)
     return found
 
 
-@due_runner("quotes")
-def run_quotes(session: Session, now: datetime) -> list[str]:
-    """Every quote and milestone step due at `now`, in order."""
-    lines: list[str] = []
-    lines += expire_quotes(session, now)
-    lines += remind_before_auto_approval(session, now)
-    lines += auto_approve(session, now)
-    lines += charge_due_milestones(session, now)
-    lines += settle_unknown_outcomes(session, now)
-    return lines
-
-
-def _ids(session: Session, query) -> list[int]:  # noqa: ANN001
+def _ids(session: Session, query) -> list[int]:  # noqa: ANN001 (a Select)
     return list(session.scalars(query.limit(BATCH)))
 
 
-def expire_quotes(session: Session, now: datetime) -> list[str]:
-    """Sent or viewed quotes past their validity date become `expired`."""
-    lines = []
-    candidates = _ids(
-        session, select(Quote.id).where(Quote.status.in_(t.OPEN_FOR_CLIENT)).order_by(Quote.id)
-    )
-    for quote_id in candidates:
-        quote = lock(session, Quote, quote_id)
-        freelancer = session.get(Freelancer, quote.freelancer_id) if quote else None
-        if quote is None or freelancer is None or quote.status not in t.OPEN_FOR_CLIENT:
-            session.commit()
-            continue
-        if now >= service.deadline_of(quote, freelancer):
-            t.move_quote(session, quote, t.EXPIRED, actor=events.SYSTEM)
-            lines.append(f"quote {quote.id} expired")
-        session.commit()
-    return lines
+# --- quotes past their validity ----------------------------------------------
 
 
-def remind_before_auto_approval(session: Session, now: datetime) -> list[str]:
-    """The day before auto-approval, remind the client once."""
-    from webapp.mail.service import send_email
-
-    lines = []
-    candidates = _ids(
+def find_expired_quotes(session: Session, now: datetime) -> list[int]:
+    """Sent or viewed quotes whose validity date may have passed."""
+    # The deadline is the day after `valid_until` in the freelancer's zone;
+    # whatever the zone, that is never before the UTC date has passed it.
+    return _ids(
         session,
-        select(Milestone.id).where(
+        select(Quote.id)
+        .where(
+            Quote.status.in_(t.OPEN_FOR_CLIENT),
+            Quote.valid_until <= now.astimezone(UTC).date(),
+        )
+        .order_by(Quote.id),
+    )
+
+
+def expire_quote(session: Session, quote_id: int, now: datetime) -> str | None:
+    """A sent or viewed quote past its validity date becomes `expired`."""
+    quote = lock(session, Quote, quote_id)
+    freelancer = session.get(Freelancer, quote.freelancer_id) if quote else None
+    if quote is None or freelancer is None or quote.status not in t.OPEN_FOR_CLIENT:
+        return None
+    if now < service.deadline_of(quote, freelancer):
+        return None
+    t.move_quote(session, quote, t.EXPIRED, actor=events.SYSTEM)
+    return f"quote {quote.id} expired"
+
+
+# --- the day before auto-approval ---------------------------------------------
+
+
+def find_reminders(session: Session, now: datetime) -> list[int]:
+    """Delivered milestones auto-approved within a day whose client was not reminded."""
+    return _ids(
+        session,
+        select(Milestone.id)
+        .where(
             Milestone.status == t.DELIVERED,
             Milestone.reminder_sent_at.is_(None),
             Milestone.auto_approve_at <= now + REMINDER_BEFORE,
             Milestone.auto_approve_at > now,
-        ),
+        )
+        .order_by(Milestone.id),
     )
-    for milestone_id in candidates:
-        milestone = lock(session, Milestone, milestone_id)
-        if milestone is None or milestone.status != t.DELIVERED or milestone.reminder_sent_at:
-            session.commit()
-            continue
-        quote = session.get(Quote, milestone.quote_id)
-        freelancer = session.get(Freelancer, milestone.freelancer_id)
-        assert quote is not None and freelancer is not None
-        milestone.reminder_sent_at = now
-        events.record(
-            session,
-            subject_type="milestone",
-            subject_id=milestone.id,
-            action="milestone_approval_reminder_sent",
-            freelancer_id=milestone.freelancer_id,
-            data={"auto_approve_at": milestone.auto_approve_at.isoformat()},
-        )
-        context = service._milestone_context(quote, milestone, freelancer, None)
-        send_email(
-            session,
-            to=quote.client_email,
-            subject=_l("Reminder: %(title)s will be approved tomorrow", title=milestone.title),
-            template="milestone_reminder",
-            context=context,
-            locale=freelancer.locale,
-            freelancer_id=freelancer.id,
-        )
-        session.commit()
-        lines.append(f"milestone {milestone.id}: reminder sent")
-    return lines
 
 
-def auto_approve(session: Session, now: datetime) -> list[str]:
-    """Delivered milestones nobody objected to within the delay are approved."""
-    lines = []
-    candidates = _ids(
+def remind(session: Session, milestone_id: int, now: datetime) -> str | None:
+    """The day before auto-approval, remind the client once."""
+    from webapp.mail.service import send_email
+
+    milestone = lock(session, Milestone, milestone_id)
+    if milestone is None or milestone.status != t.DELIVERED or milestone.reminder_sent_at:
+        return None
+    assert milestone.auto_approve_at is not None
+    if not now < milestone.auto_approve_at <= now + REMINDER_BEFORE:
+        return None
+    quote = session.get(Quote, milestone.quote_id)
+    freelancer = session.get(Freelancer, milestone.freelancer_id)
+    assert quote is not None and freelancer is not None
+    milestone.reminder_sent_at = now
+    events.record(
         session,
-        select(Milestone.id).where(
-            Milestone.status == t.DELIVERED, Milestone.auto_approve_at <= now
-        ),
+        subject_type="milestone",
+        subject_id=milestone.id,
+        action="milestone_approval_reminder_sent",
+        freelancer_id=milestone.freelancer_id,
+        data={"auto_approve_at": milestone.auto_approve_at.isoformat()},
     )
-    for milestone_id in candidates:
-        milestone = lock(session, Milestone, milestone_id)
-        if milestone is None or milestone.status != t.DELIVERED:
-            session.commit()
-            continue
-        assert milestone.auto_approve_at is not None
-        if milestone.auto_approve_at > now:
-            session.commit()
-            continue
-        service.approve_milestone(session, milestone, by="auto", now=now)
-        session.commit()
-        lines.append(f"milestone {milestone.id}: auto-approved")
-    return lines
+    context = service._milestone_context(quote, milestone, freelancer, None)
+    send_email(
+        session,
+        to=quote.client_email,
+        subject=_l("Reminder: %(title)s will be approved tomorrow", title=milestone.title),
+        template="milestone_reminder",
+        context=context,
+        locale=freelancer.locale,
+        freelancer_id=freelancer.id,
+    )
+    return f"milestone {milestone.id}: reminder sent"
+
+
+# --- auto-approval ---------------------------------------------------------------
+
+
+def find_auto_approvals(session: Session, now: datetime) -> list[int]:
+    """Delivered milestones whose objection delay is over."""
+    return _ids(
+        session,
+        select(Milestone.id)
+        .where(Milestone.status == t.DELIVERED, Milestone.auto_approve_at <= now)
+        .order_by(Milestone.id),
+    )
+
+
+def auto_approve(session: Session, milestone_id: int, now: datetime) -> str | None:
+    """A delivered milestone nobody objected to within the delay is approved."""
+    milestone = lock(session, Milestone, milestone_id)
+    if milestone is None or milestone.status != t.DELIVERED:
+        return None
+    assert milestone.auto_approve_at is not None
+    if milestone.auto_approve_at > now:
+        return None
+    service.approve_milestone(session, milestone, by="auto", now=now)
+    return f"milestone {milestone.id}: auto-approved"
+
+
+# --- charging ------------------------------------------------------------------------
 
 
 def _due_on(milestone: Milestone, freelancer: Freelancer, now: datetime) -> bool:
@@ -152,25 +162,25 @@ def _due_on(milestone: Milestone, freelancer: Freelancer, now: datetime) -> bool
     return milestone.due_date is not None and milestone.due_date <= today
 
 
-def charge_due_milestones(session: Session, now: datetime) -> list[str]:
-    """Charge approved milestones, and on_date milestones whose date has come, off-session."""
-    lines = []
+def find_charges(session: Session, now: datetime) -> list[int]:
+    """Approved milestones, and pending on_date ones, of accepted quotes."""
     accepted = select(Quote.id).where(Quote.status == t.ACCEPTED)
-    candidates = _ids(
+    return _ids(
         session,
         select(Milestone.id)
         .where(
             Milestone.quote_id.in_(accepted),
             (Milestone.status == t.APPROVED)
-            | ((Milestone.status == t.PENDING) & (Milestone.trigger == t.ON_DATE)),
+            | (
+                (Milestone.status == t.PENDING)
+                & (Milestone.trigger == t.ON_DATE)
+                # Due on its date in the freelancer's zone: never later than
+                # the day after the UTC date.
+                & (Milestone.due_date <= now.astimezone(UTC).date() + timedelta(days=1))
+            ),
         )
         .order_by(Milestone.id),
     )
-    for milestone_id in candidates:
-        line = charge_milestone(session, milestone_id, now)
-        if line:
-            lines.append(line)
-    return lines
 
 
 def charge_milestone(session: Session, milestone_id: int, now: datetime) -> str | None:
@@ -212,7 +222,7 @@ def _execute(
         return f"milestone {milestone_id}: payment {payment_id} already executed"
     except GatewayError as exc:
         # Outcome unknown (timeout) or refused: the row stays `created` and
-        # `settle_unknown_outcomes` asks Stripe again with the same key.
+        # the reconcile sweep asks Stripe again with the same key.
         session.commit()
         return f"milestone {milestone_id}: payment {payment_id} outcome unknown ({exc})"
     session.commit()
@@ -222,29 +232,48 @@ def _execute(
     )
 
 
-def settle_unknown_outcomes(session: Session, now: datetime) -> list[str]:
-    """Charging milestones whose payment is still `created`: reconcile with Stripe."""
-    lines = []
-    candidates = list(
-        session.execute(
-            select(Payment.id, Payment.subject_id, Payment.freelancer_id)
-            .where(
-                Payment.subject_type == "milestone",
-                Payment.status == payments.CREATED,
-                Payment.off_session.is_(True),
-            )
-            .order_by(Payment.id)
-            .limit(BATCH)
+def find_unknown_outcomes(session: Session, now: datetime) -> list[int]:
+    """Off-session milestone payments still `created`: their Stripe outcome is unknown."""
+    return _ids(
+        session,
+        select(Payment.id)
+        .where(
+            Payment.subject_type == "milestone",
+            Payment.status == payments.CREATED,
+            Payment.off_session.is_(True),
         )
+        .order_by(Payment.id),
     )
+
+
+def settle_unknown_outcome(session: Session, payment_id: int, now: datetime) -> str | None:
+    """Reconcile one milestone payment left `created` with Stripe, by its key."""
+    payment = session.get(Payment, payment_id)
+    if payment is None or payment.status != payments.CREATED:
+        return None
+    subject_id, freelancer_id = payment.subject_id, payment.freelancer_id
     session.commit()
-    for payment_id, subject_id, freelancer_id in candidates:
-        try:
-            payment = payments.reconcile(session, _gateway(freelancer_id), payment_id, now=now)
-        except (AlreadyDone, GatewayError) as exc:
-            session.rollback()
-            lines.append(f"milestone {subject_id}: payment {payment_id} still unknown ({exc})")
-            continue
-        session.commit()
-        lines.append(f"milestone {subject_id}: payment {payment_id} reconciled → {payment.status}")
-    return lines
+    try:
+        payment = payments.reconcile(session, _gateway(freelancer_id), payment_id, now=now)
+    except (AlreadyDone, GatewayError) as exc:
+        session.rollback()
+        return f"milestone {subject_id}: payment {payment_id} still unknown ({exc})"
+    session.commit()
+    return f"milestone {subject_id}: payment {payment_id} reconciled → {payment.status}"
+
+
+def due_kinds(*, reconcile_payments: bool = True) -> list[DueKind]:
+    """Quotes' due kinds in run order (`reconcile_payments`: keep its own reconcile sweep)."""
+    kinds = [
+        DueKind("quotes-expire", "quote", find_expired_quotes, expire_quote, Quote),
+        DueKind("quotes-remind", "milestone", find_reminders, remind, Milestone),
+        DueKind("quotes-auto-approve", "milestone", find_auto_approvals, auto_approve, Milestone),
+        DueKind("quotes-charge", "milestone", find_charges, charge_milestone, Milestone),
+    ]
+    if reconcile_payments:
+        kinds.append(
+            DueKind(
+                "quotes-settle", "payment", find_unknown_outcomes, settle_unknown_outcome, Payment
+            )
+        )
+    return kinds
