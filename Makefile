@@ -47,3 +47,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts
+
+# The fault-injection suite alone (it also runs in `make test`): Stripe writes
+# held or dropped by a proxy, run-due killed mid-write, then the sweep.
+.PHONY: faults
+faults: install
+	$(BIN)/python -m pytest tests/integration/test_faults_run_due.py tests/integration/test_faults_client.py tests/integration/test_faults_webhooks.py $(PYTEST_ARGS)
