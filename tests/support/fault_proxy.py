@@ -10,7 +10,10 @@ process at one precise Stripe write of a flow, not at "the next POST":
 - `hold(method, path, forward=False)`: the same, but the request is never
   forwarded: the client dies before anything happened at Stripe.
 - `drop(method, path)`: forward, let the server act, close the connection at
-  once (the client sees a connection error; the SDK may retry).
+  once. The SDK retries a dead connection by itself (same idempotency key):
+  with `network_down=True` those repeats (same `Idempotency-Key`) are cut too,
+  unforwarded, until `fault.release()`, so the client really sees the error;
+  without it they reach the server (which, being localstripe, acts again).
 
 Paths are regular expressions matched against the whole path, query string
 excluded: `r"/v1/payment_intents"`, `r"/v1/payment_intents/[^/]+/capture"`.
@@ -44,6 +47,7 @@ class Fault:
     method: str
     path: re.Pattern[str]
     kind: str  # "hold", "hold_unforwarded" or "drop"
+    network_down: bool = False  # drop: cut repeats of the same key until released
     reached: threading.Event = field(default_factory=threading.Event)
     released: threading.Event = field(default_factory=threading.Event)
     request: RecordedRequest | None = None
@@ -97,15 +101,29 @@ class FaultProxy(RecordingProxy):
         """Arm a hold of the first `method path` request (see the module docstring)."""
         return self._arm(method, path, "hold" if forward else "hold_unforwarded")
 
-    def drop(self, method: str, path: str) -> Fault:
+    def drop(self, method: str, path: str, *, network_down: bool = False) -> Fault:
         """Arm a drop-after-forward of the first `method path` request."""
-        return self._arm(method, path, "drop")
+        return self._arm(method, path, "drop", network_down)
 
-    def _arm(self, method: str, path: str, kind: str) -> Fault:
-        fault = Fault(method.upper(), re.compile(path), kind)
+    def _arm(self, method: str, path: str, kind: str, network_down: bool = False) -> Fault:
+        fault = Fault(method.upper(), re.compile(path), kind, network_down)
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def _cut(self, key: str | None) -> bool:
+        """Whether a repeat of a dropped write must be cut (the network still down)."""
+        if key is None:
+            return False
+        with self._lock:
+            return any(
+                f.network_down
+                and f.reached.is_set()
+                and not f.released.is_set()
+                and f.request is not None
+                and f.request.header("Idempotency-Key") == key
+                for f in self.faults
+            )
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
@@ -132,6 +150,13 @@ class _FaultHandler(_ProxyHandler):
 
     def _handle(self) -> None:
         owner = self.owner
+        if owner._cut(self.headers.get("Idempotency-Key")):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            owner._record(RecordedRequest(self.command, self.path, headers, body, "cut"))
+            self.close_connection = True
+            return
         fault = owner._take_fault(self.command, self.path)
         if fault is None:
             super()._handle()
