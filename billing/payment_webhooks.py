@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.credentials import INSTANCE_ENDPOINT
 from billing.gateway.stripe_adapter import payment_intent_result
-from billing.locking import lock
-from billing.models import Payment, StripeAccount
-from billing.payments import apply_result
+from billing.ledger import CREATE, TERMINAL, apply_result, finish_write, lock_for_write
+from billing.models import Payment, PaymentCustomer, StripeAccount
+from billing.payments import PAYMENT_METADATA
 from billing.webhooks import registry
 
 PAYMENT_INTENT_EVENTS = (
@@ -33,42 +33,68 @@ PAYMENT_INTENT_EVENTS = (
 )
 
 
-def payment_for_endpoint(session: Session, endpoint: str, payment_intent_id: str) -> Payment | None:
+def _own(endpoint: str):  # noqa: ANN202 (a SQL condition)
+    own_accounts = select(StripeAccount.freelancer_id)
+    if endpoint == INSTANCE_ENDPOINT:
+        return Payment.freelancer_id.not_in(own_accounts)
+    account_id = int(endpoint.removeprefix("account:"))
+    return Payment.freelancer_id.in_(own_accounts.where(StripeAccount.id == account_id))
+
+
+def payment_for_endpoint(session: Session, endpoint: str, obj: dict[str, Any]) -> int | None:
     """The payment behind a PaymentIntent, only if it belongs to this endpoint's account.
 
     An event signed with one freelancer's secret can never touch another
-    freelancer's payments.
+    freelancer's payments. A PaymentIntent whose create answer we never
+    stored (a crash, a timeout; or the webhook simply came first) is found by
+    the `acompte_payment_id` we put in its metadata, and only if its customer
+    is that payment's customer.
     """
-    query = select(Payment.id).where(Payment.stripe_payment_intent_id == payment_intent_id)
-    own_accounts = select(StripeAccount.freelancer_id)
-    if endpoint == INSTANCE_ENDPOINT:
-        query = query.where(Payment.freelancer_id.not_in(own_accounts))
-    else:
-        account_id = int(endpoint.removeprefix("account:"))
-        query = query.where(
-            Payment.freelancer_id.in_(own_accounts.where(StripeAccount.id == account_id))
+    found = session.scalar(
+        select(Payment.id).where(Payment.stripe_payment_intent_id == obj["id"], _own(endpoint))
+    )
+    if found is not None:
+        return found
+    raw = (obj.get("metadata") or {}).get(PAYMENT_METADATA)
+    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 18:
+        return None
+    return session.scalar(
+        select(Payment.id)
+        .join(PaymentCustomer, PaymentCustomer.id == Payment.customer_id)
+        .where(
+            Payment.id == int(raw),
+            Payment.stripe_payment_intent_id.is_(None),
+            PaymentCustomer.stripe_customer_id == obj.get("customer"),
+            _own(endpoint),
         )
-    payment_id = session.scalar(query)
-    return None if payment_id is None else lock(session, Payment, payment_id)
+    )
 
 
 def on_payment_intent_event(session: Session, endpoint: str, event: dict[str, Any]) -> None:
     """Apply a PaymentIntent event to its payment, if we know it."""
     obj = event["data"]["object"]
-    payment = payment_for_endpoint(session, endpoint, obj["id"])
-    if payment is None:
-        # Not ours (another app on the same account) or not committed yet: our
-        # own synchronous call will apply the state.
+    payment_id = payment_for_endpoint(session, endpoint, obj)
+    if payment_id is None:
+        # Not ours (another app on the same account).
         return
+    payment = lock_for_write(session, payment_id)
     created = int(event["created"])
+    result = payment_intent_result(obj)
     apply_result(
         session,
         payment,
-        payment_intent_result(obj),
+        result,
         now=datetime.fromtimestamp(created, UTC),
         actor=events.STRIPE,
         event_created=created,
     )
+    # Stripe's word settles a write whose answer was lost: its PaymentIntent
+    # is known (a create), or it reached the state the write was for.
+    if payment.in_flight == CREATE or (
+        payment.in_flight is not None and payment.status in TERMINAL
+    ):
+        finish_write(payment)
+    session.flush()
 
 
 for _event_type in PAYMENT_INTENT_EVENTS:

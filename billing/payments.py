@@ -1,118 +1,110 @@
 """The payment ledger: charges and holds with a saved card, for every feature.
 
-Sessions, quotes and paid messages all move money through these functions,
-so the mechanics (idempotency, locks, expiry of holds, failures) exist once.
+Sessions, quotes, paid messages and dunning all move money through these
+functions, so the mechanics (crash safety, locks, expiry of holds, failures)
+exist once.
 
-Crash safety. `prepare_payment` writes the row and the caller commits it
-*before* `execute_payment` calls Stripe. Every Stripe write carries a key
-derived from that committed row (`acompte:payment:<id>:<attempt>:create`,
-`…:capture`, `…:cancel`, `…:refund:<n>`). If the process dies between
-Stripe's answer and our commit, the row is still `created` (or still
-`authorized`…); `reconcile` repeats the call with the same key and Stripe
-answers with the original object instead of charging again.
+Stripe is the source of truth, and every write is split in atomic phases
+(Brandur Leach's "recovery points"):
+
+1. under the locks (subject, then payment: the one lock order), check the
+   state, mark the write `in_flight` and COMMIT;
+2. call Stripe with no transaction open, so no lock waits on the network;
+3. under the locks again, apply what Stripe answered and COMMIT.
+
+A crash (or a lost answer) between 2 and 3 leaves the row in flight. Once its
+lease has lapsed, `reconcile` looks Stripe up before anything else — the
+PaymentIntent made for this row is found by `metadata.acompte_payment_id`, a
+refund by `metadata.acompte_refund_id` — and adopts it. A write is repeated
+only when Stripe has nothing: idempotency keys are still sent, but the design
+never relies on them (the fake server ignores them, which the tests use).
+A capture or cancel that Stripe refuses re-reads the PaymentIntent and
+applies what Stripe says (a hold captured meanwhile, a payment that
+succeeded while we were releasing it).
+
+The statuses and webhooks live in `billing.ledger`; this module is the
+writes. These functions COMMIT (that is what makes them crash safe): call
+them with nothing pending that must not be committed.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from billing import events, outcomes
+from billing import events
 from billing.db import utcnow
 from billing.errors import AlreadyDone, GatewayRejected, GatewayUnavailable, NotAllowed
-from billing.gateway import port
 from billing.gateway.port import CaptureMethod, PaymentGateway, PaymentIntentResult
-from billing.locking import lock
+from billing.ledger import (
+    AUTHORIZED,
+    CANCEL,
+    CANCELED,
+    CAPTURE,
+    CREATE,
+    CREATED,
+    FAILED,
+    HOLD_WINDOW_OFF_SESSION,
+    HOLD_WINDOW_ON_SESSION,
+    LEASE,
+    PROCESSING,
+    RECHECK_AFTER,
+    REQUIRES_ACTION,
+    SUCCEEDED,
+    TERMINAL,
+    TRANSITIONS,
+    InFlight,
+    Subject,
+    apply_refund,
+    apply_result,
+    finish_write,
+    lapsed,
+    lock_for_write,
+    mark_in_flight,
+    transition,
+)
 from billing.models import Payment, PaymentCustomer, Refund
 from billing.money import Money
 
-# Our statuses.
-CREATED = "created"  # row committed, Stripe not called yet (or outcome unknown)
-REQUIRES_ACTION = "requires_action"  # 3-D Secure to complete in the browser
-PROCESSING = "processing"
-AUTHORIZED = "authorized"  # a hold: money reserved, not captured
-SUCCEEDED = "succeeded"  # money captured
-FAILED = "failed"  # declined or authentication failed; a retry is a new payment
-CANCELED = "canceled"  # hold released, or abandoned before confirmation
+__all__ = [
+    "AUTHORIZED",
+    "CANCELED",
+    "CREATED",
+    "FAILED",
+    "HOLD_WINDOW_OFF_SESSION",
+    "HOLD_WINDOW_ON_SESSION",
+    "LEASE",
+    "PROCESSING",
+    "REQUIRES_ACTION",
+    "SUCCEEDED",
+    "TERMINAL",
+    "TRANSITIONS",
+    "InFlight",
+    "Payment",
+    "Subject",
+    "apply_result",
+    "capture",
+    "execute_payment",
+    "prepare_payment",
+    "reconcile",
+    "reconcile_candidates",
+    "refund",
+    "release",
+    "transition",
+]
 
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELED})
-
-# Allowed transitions; anything else is refused (or ignored when it is a stale
-# webhook). One table, read by every operation.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    CREATED: frozenset({REQUIRES_ACTION, PROCESSING, AUTHORIZED, SUCCEEDED, FAILED, CANCELED}),
-    REQUIRES_ACTION: frozenset({PROCESSING, AUTHORIZED, SUCCEEDED, FAILED, CANCELED}),
-    PROCESSING: frozenset({AUTHORIZED, SUCCEEDED, FAILED, CANCELED}),
-    AUTHORIZED: frozenset({SUCCEEDED, CANCELED}),
-    SUCCEEDED: frozenset(),
-    FAILED: frozenset(),
-    CANCELED: frozenset(),
-}
-
-_FROM_STRIPE = {
-    port.REQUIRES_ACTION: REQUIRES_ACTION,
-    port.REQUIRES_CONFIRMATION: REQUIRES_ACTION,
-    port.PROCESSING: PROCESSING,
-    port.REQUIRES_CAPTURE: AUTHORIZED,
-    port.SUCCEEDED: SUCCEEDED,
-    port.CANCELED: CANCELED,
-    port.REQUIRES_PAYMENT_METHOD: FAILED,
-}
-
-# Card authorisations lapse after about 7 days; Visa merchant-initiated ones
-# (off-session) sooner. Capture well inside these windows, never after.
-HOLD_WINDOW_ON_SESSION = timedelta(days=6, hours=12)
-HOLD_WINDOW_OFF_SESSION = timedelta(days=4, hours=12)
-
-
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What a payment is for: ("booking", 12), ("milestone", 7), ("message", 3)…"""
-
-    type: str
-    id: int | str
-
-
-def transition(
-    session: Session, payment: Payment, new_status: str, *, actor: str, data: dict | None = None
-) -> bool:
-    """Move `payment` to `new_status` if allowed; record the event; notify the subject.
-
-    Returns False (and changes nothing) when already there; raises `NotAllowed`
-    for a move the table forbids.
-    """
-    old = payment.status
-    if new_status == old:
-        return False
-    if new_status not in TRANSITIONS[old]:
-        raise NotAllowed(f"payment {payment.id}: {old} → {new_status} is not allowed")
-    payment.status = new_status
-    session.flush()
-    events.record(
-        session,
-        subject_type="payment",
-        subject_id=payment.id,
-        action=f"payment_{new_status}",
-        actor=actor,
-        freelancer_id=payment.freelancer_id,
-        data={
-            "from": old,
-            "amount_minor": payment.amount_minor,
-            "currency": payment.currency,
-            **(data or {}),
-        },
-    )
-    outcomes.notify(session, payment, old, new_status)
-    return True
+PAYMENT_METADATA = "acompte_payment_id"
+REFUND_METADATA = "acompte_refund_id"
 
 
 def idempotency_key(payment: Payment, action: str) -> str:
-    """The Stripe idempotency key of one write on this payment."""
-    return f"acompte:payment:{payment.id}:{payment.attempt}:{action}"
+    """The Stripe idempotency key of one write on this payment (from its stored nonce)."""
+    if action == CREATE:
+        return payment.idempotency_key
+    return f"{payment.idempotency_key}:{action}"
 
 
 def prepare_payment(
@@ -127,7 +119,7 @@ def prepare_payment(
     off_session: bool,
     actor: str = events.SYSTEM,
 ) -> Payment:
-    """Write a payment row in `created`; the caller commits before `execute_payment`."""
+    """Write a payment row in `created` (flushed); the caller commits before `execute_payment`."""
     if amount.amount_minor <= 0:
         raise NotAllowed("a payment needs a positive amount")
     attempt = 1 + (
@@ -153,12 +145,11 @@ def prepare_payment(
         payment_method_id=payment_method_id,
         status=CREATED,
         attempt=attempt,
-        # Replaced by the id-derived key once the id exists (same transaction).
-        idempotency_key=f"pending:{uuid.uuid4()}",
+        stripe_account=customer.stripe_account,
+        # A nonce, not the row id: a rolled-back id is reused by SQLite.
+        idempotency_key=f"acompte:payment:{uuid.uuid4().hex}",
     )
     session.add(payment)
-    session.flush()
-    payment.idempotency_key = idempotency_key(payment, "create")
     session.flush()
     events.record(
         session,
@@ -180,106 +171,81 @@ def prepare_payment(
     return payment
 
 
-def execute_payment(
-    session: Session, gateway: PaymentGateway, payment_id: int, *, now: datetime | None = None
-) -> Payment:
-    """Create and confirm the PaymentIntent of a prepared payment, under a row lock.
+def _same_account(gateway: PaymentGateway, payment: Payment) -> None:
+    # Money in flight stays on the account it was started on: a gateway with
+    # other keys would not find its PaymentIntent, or would charge elsewhere.
+    ref = getattr(gateway, "account_ref", None)
+    if ref and payment.stripe_account and ref != payment.stripe_account:
+        raise NotAllowed(
+            f"payment {payment.id} belongs to another Stripe account than the one connected now"
+        )
 
-    `AlreadyDone` if another worker already executed it. A `GatewayUnavailable`
-    leaves the row `created` (outcome unknown) for `reconcile`.
+
+def execute_payment(
+    session: Session,
+    gateway: PaymentGateway,
+    payment_id: int,
+    *,
+    now: datetime | None = None,
+    client_present: bool = True,
+) -> Payment:
+    """Create and confirm the PaymentIntent of a prepared payment; commits.
+
+    `AlreadyDone` if it was executed already, `InFlight` while another
+    process is at it. Retried after a lost answer, it first looks for the
+    PaymentIntent the lost attempt made; without the client present, an
+    on-session payment that never reached Stripe is abandoned rather than
+    made. `GatewayUnavailable` leaves the row in doubt for `reconcile`.
     """
     now = now or utcnow()
-    payment = lock(session, Payment, payment_id)
-    if payment is None:
-        raise NotAllowed(f"no payment {payment_id}")
+    payment = lock_for_write(session, payment_id)
     if payment.status != CREATED:
+        session.commit()
         raise AlreadyDone(f"payment {payment_id} is already {payment.status}")
+    _same_account(gateway, payment)
+    in_doubt = _claim(session, payment, CREATE, now)
     customer = session.get(PaymentCustomer, payment.customer_id)
     assert customer is not None and customer.stripe_customer_id
+    session.commit()
     try:
-        result = gateway.create_payment_intent(
-            amount=Money(payment.amount_minor, payment.currency),
-            customer_id=customer.stripe_customer_id,
-            payment_method_id=payment.payment_method_id,
-            capture_method=payment.capture_method,  # type: ignore[arg-type]
-            off_session=payment.off_session,
-            idempotency_key=payment.idempotency_key,
-            metadata={
-                "acompte_payment_id": str(payment.id),
-                "acompte_subject": f"{payment.subject_type}:{payment.subject_id}",
-            },
-        )
+        result = None
+        if in_doubt:
+            result = gateway.find_payment_intent(
+                customer_id=customer.stripe_customer_id,
+                metadata_key=PAYMENT_METADATA,
+                metadata_value=str(payment.id),
+            )
+        if result is None and in_doubt and not client_present and not payment.off_session:
+            return _abandon(session, payment_id, now)
+        if result is None:
+            result = gateway.create_payment_intent(
+                amount=Money(payment.amount_minor, payment.currency),
+                customer_id=customer.stripe_customer_id,
+                payment_method_id=payment.payment_method_id,
+                capture_method=payment.capture_method,  # type: ignore[arg-type]
+                off_session=payment.off_session,
+                idempotency_key=payment.idempotency_key,
+                metadata={
+                    PAYMENT_METADATA: str(payment.id),
+                    "acompte_subject": f"{payment.subject_type}:{payment.subject_id}",
+                },
+            )
     except GatewayUnavailable as exc:
-        events.record(
-            session,
-            subject_type="payment",
-            subject_id=payment.id,
-            action="payment_outcome_unknown",
-            freelancer_id=payment.freelancer_id,
-            data={"error": str(exc)},
-        )
+        _unknown(session, payment_id, CREATE, exc, now)
         raise
     except GatewayRejected as exc:
         # Stripe refused the request itself (e.g. below its minimum amount):
         # nothing happened there, so this attempt failed — an outcome like a
         # decline, not an unknown to reconcile forever.
-        payment.failure_code = exc.stripe_code or "rejected"
-        payment.failure_message = str(exc)
-        transition(session, payment, FAILED, actor=events.SYSTEM, data={"rejected": True})
+        payment = lock_for_write(session, payment_id)
+        finish_write(payment)
+        if payment.status == CREATED:
+            payment.failure_code = exc.stripe_code or "rejected"
+            payment.failure_message = str(exc)
+            transition(session, payment, FAILED, actor=events.SYSTEM, data={"rejected": True})
+        session.commit()
         return payment
-    apply_result(session, payment, result, now=now, actor=events.SYSTEM)
-    return payment
-
-
-def apply_result(
-    session: Session,
-    payment: Payment,
-    result: PaymentIntentResult,
-    *,
-    now: datetime,
-    actor: str,
-    event_created: int | None = None,
-) -> bool:
-    """Bring the row in line with a PaymentIntent as Stripe reports it.
-
-    Used for synchronous answers and for webhooks. Stale information (an older
-    webhook, or a state the table cannot reach from ours) is ignored rather
-    than applied backwards. Returns whether anything changed.
-    """
-    if event_created is not None:
-        if event_created < payment.stripe_event_created:
-            return False
-        payment.stripe_event_created = event_created
-    if payment.stripe_payment_intent_id is None:
-        payment.stripe_payment_intent_id = result.id
-    elif payment.stripe_payment_intent_id != result.id:
-        raise NotAllowed(f"payment {payment.id} is tied to another PaymentIntent")
-    new_status = _FROM_STRIPE.get(result.status, payment.status)
-    if new_status == FAILED and result.failure is None and payment.status == CREATED:
-        # requires_payment_method without an error: nothing was tried yet.
-        new_status = CREATED
-    if new_status != payment.status and new_status not in TRANSITIONS[payment.status]:
-        return False
-    payment.amount_capturable_minor = result.amount_capturable_minor
-    if result.amount_received_minor > payment.amount_captured_minor:
-        payment.amount_captured_minor = result.amount_received_minor
-    elif new_status == SUCCEEDED and payment.amount_captured_minor == 0:
-        # Webhook objects from the fake server carry no amounts; a PaymentIntent
-        # that succeeded without our own capture call received its full amount.
-        payment.amount_captured_minor = payment.amount_minor
-    data: dict = {"payment_intent": result.id}
-    if new_status == AUTHORIZED and payment.authorized_at is None:
-        payment.authorized_at = now
-        window = HOLD_WINDOW_OFF_SESSION if payment.off_session else HOLD_WINDOW_ON_SESSION
-        payment.hold_expires_at = now + window
-        data["hold_expires_at"] = payment.hold_expires_at.isoformat()
-    if new_status == FAILED and result.failure is not None:
-        payment.failure_code = result.failure.decline_code or result.failure.code
-        payment.failure_message = result.failure.message
-        payment.hard_decline = result.failure.hard
-        data.update(failure_code=payment.failure_code, hard_decline=payment.hard_decline)
-    session.flush()
-    return transition(session, payment, new_status, actor=actor, data=data)
+    return _apply(session, payment_id, result, now, events.SYSTEM)
 
 
 def capture(
@@ -291,13 +257,13 @@ def capture(
     now: datetime | None = None,
     actor: str = events.SYSTEM,
 ) -> Payment:
-    """Capture a hold, fully or partly (the rest is released by Stripe).
+    """Capture a hold, fully or partly (the rest is released by Stripe); commits.
 
     Never after `hold_expires_at`: an expired authorisation cannot be
     captured reliably, so the caller must charge the saved card instead.
     """
     now = now or utcnow()
-    payment = _locked(session, payment_id)
+    payment = lock_for_write(session, payment_id)
     if payment.status == SUCCEEDED:
         raise AlreadyDone(f"payment {payment_id} is already captured")
     if payment.status != AUTHORIZED:
@@ -308,14 +274,24 @@ def capture(
         )
     if amount_minor is not None and not 0 < amount_minor <= payment.amount_capturable_minor:
         raise NotAllowed(f"capture amount must be between 1 and {payment.amount_capturable_minor}")
+    _same_account(gateway, payment)
+    _claim(session, payment, CAPTURE, now)
     assert payment.stripe_payment_intent_id
-    result = gateway.capture_payment_intent(
-        payment.stripe_payment_intent_id,
-        amount_minor=amount_minor,
-        idempotency_key=idempotency_key(payment, "capture"),
-    )
-    apply_result(session, payment, result, now=now, actor=actor)
-    return payment
+    intent_id, key = payment.stripe_payment_intent_id, idempotency_key(payment, CAPTURE)
+    session.commit()
+    try:
+        try:
+            result = gateway.capture_payment_intent(
+                intent_id, amount_minor=amount_minor, idempotency_key=key
+            )
+        except GatewayRejected as refused:
+            # Captured (or cancelled, or lapsed) meanwhile: Stripe's state is
+            # the answer. Still capturable: the refusal itself is the answer.
+            result = _state_after_refusal(session, gateway, payment_id, intent_id, refused)
+    except GatewayUnavailable as exc:
+        _unknown(session, payment_id, CAPTURE, exc, now)
+        raise
+    return _apply(session, payment_id, result, now, actor)
 
 
 def release(
@@ -327,21 +303,43 @@ def release(
     actor: str = events.SYSTEM,
     reason: str = "",
 ) -> Payment:
-    """Cancel a hold or an unfinished payment: the client's money is freed."""
+    """Cancel a hold or an unfinished payment: the client's money is freed; commits.
+
+    If Stripe refuses because the payment succeeded meanwhile (3-D Secure
+    completed while we gave up on it), the payment is recorded as succeeded:
+    the caller sees it and settles (keeps or refunds) instead.
+    """
     now = now or utcnow()
-    payment = _locked(session, payment_id)
+    payment = lock_for_write(session, payment_id)
     if payment.status == CANCELED:
         raise AlreadyDone(f"payment {payment_id} is already canceled")
-    if payment.status not in (AUTHORIZED, REQUIRES_ACTION, CREATED):
+    if payment.status not in (AUTHORIZED, REQUIRES_ACTION, PROCESSING, CREATED):
         raise NotAllowed(f"payment {payment_id} is {payment.status}; refund it instead")
-    if payment.stripe_payment_intent_id is None:
+    if payment.stripe_payment_intent_id is None and payment.in_flight is None:
         # Never sent to Stripe: nothing to release there.
         transition(session, payment, CANCELED, actor=actor, data={"reason": reason})
+        session.commit()
         return payment
-    result = gateway.cancel_payment_intent(
-        payment.stripe_payment_intent_id, idempotency_key=idempotency_key(payment, "cancel")
-    )
-    apply_result(session, payment, result, now=now, actor=actor)
+    if payment.stripe_payment_intent_id is None:
+        # A create in doubt: find out first what Stripe made of it.
+        session.commit()
+        payment = reconcile(session, gateway, payment_id, now=now)
+        if payment.status in TERMINAL or payment.stripe_payment_intent_id is None:
+            return payment
+        return release(session, gateway, payment_id, now=now, actor=actor, reason=reason)
+    _same_account(gateway, payment)
+    _claim(session, payment, CANCEL, now)
+    intent_id, key = payment.stripe_payment_intent_id, idempotency_key(payment, CANCEL)
+    session.commit()
+    try:
+        try:
+            result = gateway.cancel_payment_intent(intent_id, idempotency_key=key)
+        except GatewayRejected as refused:
+            result = _state_after_refusal(session, gateway, payment_id, intent_id, refused)
+    except GatewayUnavailable as exc:
+        _unknown(session, payment_id, CANCEL, exc, now)
+        raise
+    payment = _apply(session, payment_id, result, now, actor, commit=False)
     if payment.status == CANCELED and reason:
         events.record(
             session,
@@ -352,6 +350,7 @@ def release(
             freelancer_id=payment.freelancer_id,
             data={"reason": reason},
         )
+    session.commit()
     return payment
 
 
@@ -364,78 +363,234 @@ def refund(
     reason: str = "",
     actor: str = events.SYSTEM,
 ) -> Refund:
-    """Give money back on a captured payment, fully (`None`) or partly."""
-    payment = _locked(session, payment_id)
+    """Give money back on a captured payment, fully (`None`) or partly; commits.
+
+    The refund row is committed before Stripe is called; its subject hears of
+    it (`outcomes.notify_refund`) once Stripe confirmed it, here or in the sweep.
+    """
+    payment = lock_for_write(session, payment_id)
     if payment.status != SUCCEEDED:
         raise NotAllowed(f"payment {payment_id} is {payment.status}; nothing captured to refund")
-    refundable = payment.amount_captured_minor - payment.amount_refunded_minor
+    pending = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.payment_id == payment.id, Refund.status == CREATED
+        )
+    )
+    refundable = payment.amount_captured_minor - payment.amount_refunded_minor - int(pending or 0)
     amount = refundable if amount_minor is None else amount_minor
     if refundable <= 0:
         raise AlreadyDone(f"payment {payment_id} is fully refunded")
     if not 0 < amount <= refundable:
         raise NotAllowed(f"refund amount must be between 1 and {refundable}")
-    # The n-th refund of this payment: stable across a crash and retry, so
-    # Stripe deduplicates instead of refunding twice.
-    n = 1 + (
-        session.scalar(select(func.count(Refund.id)).where(Refund.payment_id == payment.id)) or 0
-    )
-    key = idempotency_key(payment, f"refund:{n}")
-    assert payment.stripe_payment_intent_id
-    result = gateway.refund(
-        payment.stripe_payment_intent_id,
-        amount_minor=amount,
-        idempotency_key=key,
-        metadata={"acompte_payment_id": str(payment.id)},
-    )
+    _same_account(gateway, payment)
     row = Refund(
         payment_id=payment.id,
-        amount_minor=result.amount_minor,
+        amount_minor=amount,
         reason=reason,
-        idempotency_key=key,
-        stripe_refund_id=result.id,
-        status=result.status,
+        idempotency_key=f"acompte:refund:{uuid.uuid4().hex}",
+        status=CREATED,
     )
     session.add(row)
-    payment.amount_refunded_minor += result.amount_minor
     session.flush()
     events.record(
         session,
         subject_type="payment",
         subject_id=payment.id,
-        action="payment_refunded",
+        action="payment_refund_requested",
         actor=actor,
         freelancer_id=payment.freelancer_id,
-        data={
-            "amount_minor": result.amount_minor,
-            "currency": payment.currency,
-            "refund": result.id,
-            "reason": reason,
-        },
+        data={"refund_id": row.id, "amount_minor": amount, "reason": reason},
     )
-    return row
+    session.commit()
+    return _send_refund(session, gateway, row.id, actor=actor, in_doubt=False)
+
+
+def _send_refund(
+    session: Session, gateway: PaymentGateway, refund_id: int, *, actor: str, in_doubt: bool
+) -> Refund:
+    row = session.get(Refund, refund_id)
+    assert row is not None
+    payment = session.get(Payment, row.payment_id)
+    assert payment is not None and payment.stripe_payment_intent_id
+    intent_id = payment.stripe_payment_intent_id
+    result = None
+    if in_doubt:
+        result = gateway.find_refund(
+            intent_id, metadata_key=REFUND_METADATA, metadata_value=str(row.id)
+        )
+    if result is None:
+        result = gateway.refund(
+            intent_id,
+            amount_minor=row.amount_minor,
+            idempotency_key=row.idempotency_key,
+            metadata={PAYMENT_METADATA: str(payment.id), REFUND_METADATA: str(row.id)},
+        )
+    return apply_refund(session, refund_id, result, actor=actor)
 
 
 def reconcile(
-    session: Session, gateway: PaymentGateway, payment_id: int, *, now: datetime | None = None
+    session: Session,
+    gateway: PaymentGateway,
+    payment_id: int,
+    *,
+    now: datetime | None = None,
+    client_present: bool = False,
 ) -> Payment:
-    """Find out what happened to a payment whose outcome is unknown.
+    """Bring one payment in line with Stripe; commits. Safe to run any time, any number of times.
 
-    A `created` row is executed again with its original idempotency key
-    (Stripe replays the first answer); a row with a PaymentIntent is
-    refreshed from Stripe.
+    A create in doubt is looked up (and adopted, or abandoned/made as
+    `execute_payment` decides); a row with a PaymentIntent is re-read; a
+    refund whose answer was lost is looked up, then sent if Stripe has none.
+    A write another process is still making (lease not lapsed) is left alone.
     """
     now = now or utcnow()
-    payment = _locked(session, payment_id)
+    payment = lock_for_write(session, payment_id)
+    if payment.in_flight is not None and not lapsed(payment, now):
+        session.commit()
+        return payment
     if payment.status == CREATED:
-        return execute_payment(session, gateway, payment_id, now=now)
-    if payment.stripe_payment_intent_id and payment.status not in TERMINAL:
-        result = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
-        apply_result(session, payment, result, now=now, actor=events.SYSTEM)
+        if payment.in_flight is None and not payment.off_session and not client_present:
+            # Prepared for a client who is gone, and never sent: nothing at Stripe.
+            if payment.created_at <= now - LEASE:
+                transition(session, payment, CANCELED, data={"reason": "abandoned before Stripe"})
+            session.commit()
+            return payment
+        session.commit()
+        try:
+            return execute_payment(
+                session, gateway, payment_id, now=now, client_present=client_present
+            )
+        except AlreadyDone:
+            session.rollback()
+            return lock_for_write(session, payment_id)
+    if payment.stripe_payment_intent_id and (
+        payment.status not in TERMINAL or payment.in_flight is not None
+    ):
+        intent_id = payment.stripe_payment_intent_id
+        session.commit()
+        result = gateway.retrieve_payment_intent(intent_id)
+        payment = _apply(session, payment_id, result, now, events.SYSTEM, commit=False)
+        payment.updated_at = now  # re-read now: the sweep skips it for a while
+    session.commit()
+    for refund_id in session.scalars(
+        select(Refund.id).where(
+            Refund.payment_id == payment_id,
+            Refund.status == CREATED,
+            Refund.created_at <= now - LEASE,
+        )
+    ).all():
+        _send_refund(session, gateway, refund_id, actor=events.SYSTEM, in_doubt=True)
     return payment
 
 
-def _locked(session: Session, payment_id: int) -> Payment:
-    payment = lock(session, Payment, payment_id)
-    if payment is None:
-        raise NotAllowed(f"no payment {payment_id}")
+def reconcile_candidates(session: Session, now: datetime, *, limit: int = 200) -> list[int]:
+    """Payments the sweep must re-read at `now`: any feature, any non-final state.
+
+    Writes in doubt (lease lapsed), off-session charges prepared but never sent,
+    client payments abandoned before Stripe, 3-D Secure and processing
+    payments whose webhook may be lost, holds (re-read now and then), and
+    payments with a refund in doubt. Each re-read bumps `updated_at`, so a row
+    is read at most once per `RECHECK_AFTER` of its status.
+    """
+    in_doubt = Payment.in_flight.is_not(None) & (Payment.in_flight_since <= now - LEASE)
+    stale = or_(
+        *(
+            (Payment.status == status) & (Payment.updated_at <= now - delay)
+            for status, delay in RECHECK_AFTER.items()
+        )
+    )
+    refund_in_doubt = Payment.id.in_(
+        select(Refund.payment_id).where(Refund.status == CREATED, Refund.created_at <= now - LEASE)
+    )
+    query = (
+        select(Payment.id)
+        .where(Payment.status.in_(tuple(RECHECK_AFTER)) | Payment.in_flight.is_not(None))
+        .where(in_doubt | (stale & Payment.in_flight.is_(None)))
+    )
+    ids = set(session.scalars(query.order_by(Payment.id).limit(limit)))
+    ids.update(session.scalars(select(Payment.id).where(refund_in_doubt).limit(limit)))
+    return sorted(ids)[:limit]
+
+
+# --- the phases -------------------------------------------------------------
+
+
+def _claim(session: Session, payment: Payment, action: str, now: datetime) -> bool:
+    """Mark `action` in flight (caller commits); True if an earlier one is in doubt."""
+    if payment.in_flight is not None and not lapsed(payment, now):
+        session.commit()
+        raise InFlight(f"payment {payment.id}: a {payment.in_flight} is under way")
+    in_doubt = payment.in_flight == action
+    mark_in_flight(payment, action, now)
+    session.flush()
+    return in_doubt
+
+
+def _apply(
+    session: Session,
+    payment_id: int,
+    result: PaymentIntentResult,
+    now: datetime,
+    actor: str,
+    *,
+    commit: bool = True,
+) -> Payment:
+    payment = lock_for_write(session, payment_id)
+    finish_write(payment)
+    apply_result(session, payment, result, now=now, actor=actor)
+    if commit:
+        session.commit()
     return payment
+
+
+def _state_after_refusal(
+    session: Session,
+    gateway: PaymentGateway,
+    payment_id: int,
+    intent_id: str,
+    refused: GatewayRejected,
+) -> PaymentIntentResult:
+    """Stripe's PaymentIntent after it refused a capture or cancel.
+
+    If Stripe moved it (captured, cancelled, succeeded) that is the answer to
+    apply; if it is just as we knew it, the refusal stands and is raised, the
+    write no longer in flight.
+    """
+    result = gateway.retrieve_payment_intent(intent_id)
+    payment = lock_for_write(session, payment_id)
+    known = {AUTHORIZED: "requires_capture", REQUIRES_ACTION: "requires_action"}
+    if known.get(payment.status) == result.status:
+        finish_write(payment)
+        session.commit()
+        raise refused
+    session.rollback()
+    return result
+
+
+def _abandon(session: Session, payment_id: int, now: datetime) -> Payment:
+    payment = lock_for_write(session, payment_id)
+    finish_write(payment)
+    transition(session, payment, CANCELED, data={"reason": "never reached Stripe; client gone"})
+    session.commit()
+    return payment
+
+
+def _unknown(session: Session, payment_id: int, action: str, exc: Exception, now: datetime) -> None:
+    """Record a write whose answer was lost; it stays in flight, in doubt at once.
+
+    This process is no longer waiting for it, so nobody is: the lease is
+    backdated so that the next attempt (the client's retry or the sweep)
+    looks Stripe up instead of waiting.
+    """
+    session.rollback()
+    payment = lock_for_write(session, payment_id)
+    mark_in_flight(payment, action, now - LEASE)
+    events.record(
+        session,
+        subject_type="payment",
+        subject_id=payment.id,
+        action="payment_outcome_unknown",
+        freelancer_id=payment.freelancer_id,
+        data={"write": action, "error": str(exc)},
+    )
+    session.commit()

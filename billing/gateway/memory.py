@@ -111,12 +111,21 @@ def _rejected(message: str, code: str, status: int = 400) -> GatewayRejected:
 class InMemoryGateway:
     """A `PaymentGateway` kept in dictionaries; see the module docstring."""
 
-    def __init__(self, secret_key: str = "sk_test_memory") -> None:  # noqa: S107 (a fake key)
+    def __init__(
+        self,
+        secret_key: str = "sk_test_memory",  # noqa: S107 (a fake key)
+        *,
+        honour_idempotency: bool = True,
+    ) -> None:
         self.secret_key = secret_key
+        # False: every write runs, as on localstripe — a caller that repeats a
+        # write instead of looking Stripe up then really pays twice.
+        self.honour_idempotency = honour_idempotency
         self.calls: list[tuple[str, str | None]] = []
         self.customers: dict[str, dict[str, Any]] = {}
         self.setup_intents: dict[str, SetupIntentResult] = {}
         self.refunds: dict[str, RefundResult] = {}
+        self._refund_metadata: dict[str, dict[str, str]] = {}
         self._intents: dict[str, _Intent] = {}
         self._idempotent: dict[str, tuple[tuple[Any, ...], Any]] = {}
         self._faults = _Faults()
@@ -375,10 +384,55 @@ class InMemoryGateway:
             intent.refunded_minor += amount
             refund = RefundResult(self._new_id("re"), payment_intent_id, amount, SUCCEEDED)
             self.refunds[refund.id] = refund
+            self._refund_metadata[refund.id] = dict(metadata or {})
             return refund
 
         params = (payment_intent_id, amount_minor, _frozen(metadata))
         return self._write("refund", idempotency_key, params, run)
+
+    def find_payment_intent(
+        self, *, customer_id: str, metadata_key: str, metadata_value: str
+    ) -> PaymentIntentResult | None:
+        """The customer's PaymentIntent with this metadata, if any."""
+
+        def run() -> PaymentIntentResult | None:
+            for intent in self._intents.values():
+                result = intent.result
+                if (
+                    result.customer_id == customer_id
+                    and result.metadata.get(metadata_key) == metadata_value
+                ):
+                    return result
+            return None
+
+        return self._read("find_payment_intent", run)
+
+    def find_refund(
+        self, payment_intent_id: str, *, metadata_key: str, metadata_value: str
+    ) -> RefundResult | None:
+        """The PaymentIntent's refund with this metadata, if any."""
+
+        def run() -> RefundResult | None:
+            for refund_id, refund in self.refunds.items():
+                if (
+                    refund.payment_intent_id == payment_intent_id
+                    and self._refund_metadata.get(refund_id, {}).get(metadata_key) == metadata_value
+                ):
+                    return refund
+            return None
+
+        return self._read("find_refund", run)
+
+    def find_customer(self, *, email: str, metadata_key: str, metadata_value: str) -> str | None:
+        """The customer with this e-mail and metadata, if any."""
+
+        def run() -> str | None:
+            for customer_id, data in self.customers.items():
+                if data["email"] == email and data["metadata"].get(metadata_key) == metadata_value:
+                    return customer_id
+            return None
+
+        return self._read("find_customer", run)
 
     def retrieve_card(self, payment_method_id: str) -> CardDetails:
         """Brand, last four digits and expiry of a test card."""
@@ -422,7 +476,7 @@ class InMemoryGateway:
             if not idempotency_key:
                 raise _rejected("Every write needs an idempotency key.", "idempotency_key_missing")
             fingerprint = (method, *params)
-            saved = self._idempotent.get(idempotency_key)
+            saved = self._idempotent.get(idempotency_key) if self.honour_idempotency else None
             if saved is not None:
                 if saved[0] != fingerprint:
                     raise _rejected(

@@ -5,7 +5,9 @@ official SDK, talking to Stripe or to the `localstripe` fake server) and
 `billing.gateway.memory.InMemoryGateway` (fast unit tests of our own logic).
 
 Rules every implementation keeps:
-- every write takes an `idempotency_key` (derived from our row id and attempt);
+- every write takes an `idempotency_key` (from a committed row, or a stored
+  nonce), yet callers never rely on it: before repeating a write whose answer
+  was lost they look the object up (`find_*`, by our metadata) and adopt it;
 - a declined card or a 3-D Secure challenge on a PaymentIntent is an
   *outcome* (`PaymentIntentResult.failure` / `status == "requires_action"`),
   not an exception;
@@ -168,6 +170,23 @@ class PaymentGateway(Protocol):
         metadata: dict[str, str] | None = None,
     ) -> RefundResult:
         """Refund a captured PaymentIntent, fully (`None`) or partially."""
+
+    def find_payment_intent(
+        self, *, customer_id: str, metadata_key: str, metadata_value: str
+    ) -> PaymentIntentResult | None:
+        """The customer's PaymentIntent whose metadata has this key and value, if any.
+
+        The recovery read: before repeating a create whose answer was lost, find
+        what the first attempt made and adopt it. Strongly consistent.
+        """
+
+    def find_refund(
+        self, payment_intent_id: str, *, metadata_key: str, metadata_value: str
+    ) -> RefundResult | None:
+        """The PaymentIntent's refund whose metadata has this key and value, if any."""
+
+    def find_customer(self, *, email: str, metadata_key: str, metadata_value: str) -> str | None:
+        """The id of the customer with this e-mail and metadata, if any."""
 
     def retrieve_card(self, payment_method_id: str) -> CardDetails:
         """Brand, last four digits and expiry of a saved card."""

@@ -231,12 +231,63 @@ class StripeGateway:
                 params=params, options={"idempotency_key": idempotency_key}
             )
         ).to_dict()
-        return RefundResult(
-            id=refund["id"],
-            payment_intent_id=_id(refund.get("payment_intent")) or payment_intent_id,
-            amount_minor=int(refund["amount"]),
-            status=refund["status"],
+        return _refund_result(refund, payment_intent_id)
+
+    def find_payment_intent(
+        self, *, customer_id: str, metadata_key: str, metadata_value: str
+    ) -> PaymentIntentResult | None:
+        """The customer's PaymentIntent made for one of our rows (by its metadata), if any.
+
+        A list, not Stripe's Search API: search is eventually consistent (up to
+        a minute behind), and this read decides whether a write is repeated.
+        """
+        try:
+            found = self._call(
+                lambda: self._client.v1.payment_intents.list(
+                    params={"customer": customer_id, "limit": 100}
+                )
+            )
+            intents = (pi.to_dict() for pi in found.auto_paging_iter())
+        except GatewayRejected as exc:
+            if "Unexpected customer" not in str(exc):
+                raise
+            # localstripe lists PaymentIntents without filters only.
+            found = self._call(lambda: self._client.v1.payment_intents.list(params={"limit": 100}))
+            intents = (
+                pi.to_dict()
+                for pi in found.auto_paging_iter()
+                if _id(pi.get("customer")) == customer_id
+            )
+        for data in intents:
+            if _metadata(data.get("metadata")).get(metadata_key) == metadata_value:
+                return payment_intent_result(data)
+        return None
+
+    def find_refund(
+        self, payment_intent_id: str, *, metadata_key: str, metadata_value: str
+    ) -> RefundResult | None:
+        """The refund of this PaymentIntent made for one of our rows (by its metadata), if any."""
+        found = self._call(
+            lambda: self._client.v1.refunds.list(
+                params={"payment_intent": payment_intent_id, "limit": 100}
+            )
         )
+        for refund in found.auto_paging_iter():
+            data = refund.to_dict()
+            if _metadata(data.get("metadata")).get(metadata_key) == metadata_value:
+                return _refund_result(data, payment_intent_id)
+        return None
+
+    def find_customer(self, *, email: str, metadata_key: str, metadata_value: str) -> str | None:
+        """The customer made for one of our rows (by e-mail, then metadata), if any."""
+        found = self._call(
+            lambda: self._client.v1.customers.list(params={"email": email, "limit": 100})
+        )
+        for customer in found.auto_paging_iter():
+            data = customer.to_dict()
+            if _metadata(data.get("metadata")).get(metadata_key) == metadata_value:
+                return str(data["id"])
+        return None
 
     def retrieve_card(self, payment_method_id: str) -> CardDetails:
         """Brand, last four digits and expiry of a saved card."""
@@ -335,6 +386,15 @@ def _metadata(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
     return {str(k): str(v) for k, v in value.items()}
+
+
+def _refund_result(data: Mapping[str, Any], payment_intent_id: str) -> RefundResult:
+    return RefundResult(
+        id=data["id"],
+        payment_intent_id=_id(data.get("payment_intent")) or payment_intent_id,
+        amount_minor=int(data["amount"]),
+        status=data["status"],
+    )
 
 
 def setup_intent_result(data: Mapping[str, Any]) -> SetupIntentResult:

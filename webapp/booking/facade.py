@@ -150,27 +150,55 @@ def public_slots(
 
 
 def book(session: Session, slug: str, data: dict, *, now: datetime | None = None) -> dict:
-    """Claim a slot and open the card setup; commits. `SlotTaken` when it is gone."""
+    """Claim a slot, then open the card setup; commits. `SlotTaken` when it is gone.
+
+    The claim is its own short transaction, committed before Stripe is
+    called. If Stripe then fails, the booking stays pending (it expires like
+    an abandoned checkout) and the answer is 503 `payment_unavailable` (502
+    `payment_error` for a refusal) with Retry-After and a top-level `booking`
+    member: `{booking_id, status, manage_token, pending_expires_at}`; with it
+    the client opens the card setup again (`POST /public/bookings/{id}/card-setup`)
+    instead of booking its own slot a second time.
+    """
+    from billing.errors import GatewayUnavailable
+    from webapp.errors import ApiError
     from webapp.stripe_connect import secret_box
 
     freelancer = svc.freelancer_by_slug(session, slug)
-    booking, token, secret = svc.create_booking(
-        session,
-        gateway_for(freelancer.id),
-        freelancer,
-        data,
-        token_box=secret_box(),
-        now=now,
-    )
+    gateway = gateway_for(freelancer.id)
+    try:
+        booking, token, secret = svc.create_booking(
+            session, gateway, freelancer, data, token_box=secret_box(), now=now
+        )
+    except svc.ClaimedWithoutCard as failed:
+        unavailable = isinstance(failed.error, GatewayUnavailable)
+        raise ApiError(
+            503 if unavailable else 502,
+            "The booking is held but the payment service did not answer; "
+            "ask for the card form again with the booking's manage token."
+            if unavailable
+            else f"The booking is held but the payment provider refused: {failed.error}",
+            code="payment_unavailable" if unavailable else "payment_error",
+            extra={
+                "booking": _claimed(
+                    failed.booking_id, failed.status, failed.token, failed.pending_expires_at
+                )
+            },
+            headers={"Retry-After": "5"} if unavailable else None,
+        ) from failed
     session.commit()
     return {
-        "booking_id": booking.id,
-        "status": booking.status,
-        "manage_token": token,
+        **_claimed(booking.id, booking.status, token, booking.pending_expires_at),
         "setup_intent_client_secret": secret,
-        "pending_expires_at": booking.pending_expires_at.isoformat()
-        if booking.pending_expires_at
-        else None,
+    }
+
+
+def _claimed(booking_id: int, status: str, token: str, expires: datetime | None) -> dict:
+    return {
+        "booking_id": booking_id,
+        "status": status,
+        "manage_token": token,
+        "pending_expires_at": expires.isoformat() if expires else None,
     }
 
 
@@ -201,7 +229,7 @@ def confirm(session: Session, booking_id: int, token: str, *, now: datetime | No
     if booking.status == REQUIRES_ACTION:
         payment = _latest(session, booking, payments.REQUIRES_ACTION)
         if payment is not None:
-            payments.reconcile(session, gateway, payment.id, now=now)
+            payments.reconcile(session, gateway, payment.id, now=now, client_present=True)
         return _answer(session, gateway, booking, payment)
 
     # Confirmed: nothing to do, unless a far-away hold failed and the client
@@ -221,7 +249,7 @@ def confirm(session: Session, booking_id: int, token: str, *, now: datetime | No
     if stuck is not None and stuck.purpose in svc.SECURING:
         # A previous confirm died before Stripe's answer was stored: find out
         # what happened with the same idempotency key; never charge twice.
-        payments.reconcile(session, gateway, stuck.id, now=now)
+        payments.reconcile(session, gateway, stuck.id, now=now, client_present=True)
         return _answer(session, gateway, booking, stuck)
     try:
         svc.save_card(session, gateway, booking)
@@ -350,10 +378,9 @@ def _close(
     """Settle the money to `target_minor`, move the booking, tell the client; commits."""
     gateway = gateway_for(booking.freelancer_id)
     if booking.status in (PENDING_PAYMENT, REQUIRES_ACTION):
-        # Abandon an unfinished payment (3-D Secure left open) before closing.
-        for payment in svc.booking_payments(session, booking):
-            if payment.status in (payments.REQUIRES_ACTION, payments.CREATED):
-                payments.release(session, gateway, payment.id, now=now, actor=actor, reason=reason)
+        # Abandon an unfinished payment (3-D Secure left open) before closing;
+        # one that succeeded meanwhile is settled below like any other money.
+        booking = _abandon_unfinished(session, gateway, booking, now, actor=actor, reason=reason)
     # The booking ends first, so that money moved by the settlement (a fee kept
     # on a late cancellation or a no-show) is invoiced as what it is.
     svc.transition(session, booking, new_status, actor=actor, target_minor=target_minor)
@@ -557,11 +584,33 @@ def _rearrange_hold(
     svc.refresh_payment_state(session, booking)
 
 
-def _expire(session: Session, gateway: PaymentGateway, booking: Booking, now: datetime) -> None:
+def _abandon_unfinished(
+    session: Session, gateway: PaymentGateway, booking: Booking, now: datetime, **kw: str
+) -> Booking:
+    """Cancel the booking's unfinished payments at Stripe; the booking, locked again.
+
+    Stripe may answer that one succeeded meanwhile (3-D Secure completed, its
+    webhook not here yet): it is then recorded, and the booking confirmed by
+    the ledger, before the caller decides what to do.
+    """
+    booking_id = booking.id
     for payment in svc.booking_payments(session, booking):
-        if payment.status in (payments.REQUIRES_ACTION, payments.CREATED):
-            payments.release(session, gateway, payment.id, now=now, reason="booking expired")
-    svc.transition(session, booking, "expired", actor=events.SYSTEM)
+        if payment.status in (payments.REQUIRES_ACTION, payments.CREATED, payments.PROCESSING):
+            try:
+                payments.release(session, gateway, payment.id, now=now, **kw)
+            except payments.InFlight:
+                raise
+            except AlreadyDone:
+                continue
+    return svc.lock_booking(session, booking_id)
+
+
+def _expire(session: Session, gateway: PaymentGateway, booking: Booking, now: datetime) -> None:
+    booking = _abandon_unfinished(session, gateway, booking, now, reason="booking expired")
+    if booking.status not in (PENDING_PAYMENT, REQUIRES_ACTION):
+        # Paid after all: the slot was still held for it, so the booking stands.
+        return
+    svc.transition(session, booking, "expired", actor=events.SYSTEM, target_minor=0)
     svc.refresh_payment_state(session, booking)
 
 
@@ -573,9 +622,35 @@ def expire(session: Session, booking_id: int, now: datetime) -> bool:
     ):
         session.rollback()
         return False
-    _expire(session, gateway_for(booking.freelancer_id), booking, now)
+    try:
+        _expire(session, gateway_for(booking.freelancer_id), booking, now)
+    except payments.InFlight:
+        # The client is paying right now: decide on the next run.
+        session.rollback()
+        return False
     session.commit()
-    return True
+    return booking.status == "expired"
+
+
+def settle_late(session: Session, booking_id: int, now: datetime) -> str | None:
+    """Give back money that arrived after the booking closed (down to its fee); commits."""
+    booking = svc.lock_booking(session, booking_id)
+    if not booking.settle_due:
+        session.rollback()
+        return None
+    target = booking.settle_target_minor or 0
+    gateway = gateway_for(booking.freelancer_id)
+    to_execute = svc.settle(
+        session, gateway, booking, target, now=now, actor=events.SYSTEM, reason="paid after closing"
+    )
+    booking = svc.lock_booking(session, booking_id)
+    booking.settle_due = False
+    svc.refresh_payment_state(session, booking)
+    session.commit()
+    if to_execute:
+        svc.execute(session, gateway, to_execute, now)
+    t = svc.totals(session, booking)
+    return f"booking {booking.id}: late payment settled, {t.captured_minor} kept"
 
 
 def place_hold(session: Session, booking_id: int, now: datetime) -> str | None:

@@ -9,19 +9,21 @@ routes and due runners: they commit where the payment ledger requires it
 from __future__ import annotations
 
 import hmac
+import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from billing import cards, events, outcomes, payments
 from billing.db import utcnow
-from billing.errors import AlreadyDone, NotAllowed
+from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.locking import lock
-from billing.models import CardSetup, Payment, PaymentCustomer
+from billing.models import CardSetup, Payment, PaymentCustomer, Refund
 from billing.money import Money
 from billing.payments import Subject
 from webapp.accounts.models import Freelancer, hash_token, new_token
@@ -41,6 +43,7 @@ from webapp.booking.models import (
     Offering,
 )
 from webapp.booking.slots import MAX_SPAN, Rules, Slot, SlotSpec, free_slots
+from webapp.errors import transient_db_error
 
 SUBJECT = "booking"
 PENDING_TTL = timedelta(minutes=15)
@@ -64,6 +67,23 @@ class NotFound(Exception):
 
 class SlotTaken(Exception):
     """Another booking holds that time."""
+
+
+class ClaimedWithoutCard(Exception):
+    """The slot is claimed (committed, pending payment) but Stripe failed to open the card setup.
+
+    The booking keeps its slot until `pending_expires_at`, like an abandoned
+    checkout; with `manage_token` the client opens a new SetupIntent
+    (`POST /public/bookings/{id}/card-setup`). `error` is the gateway's.
+    """
+
+    def __init__(self, booking: Booking, token: str, error: GatewayError) -> None:
+        super().__init__(str(error))
+        self.booking_id = booking.id
+        self.status = booking.status
+        self.pending_expires_at = booking.pending_expires_at
+        self.token = token
+        self.error = error
 
 
 class InvalidRequest(Exception):
@@ -116,6 +136,10 @@ def transition(
     if new_status not in TRANSITIONS[old]:
         raise NotAllowed(f"booking {booking.id}: {old} → {new_status} is not allowed")
     booking.status = new_status
+    if "target_minor" in data:
+        booking.settle_target_minor = int(data["target_minor"])  # type: ignore[call-overload]
+    elif new_status == EXPIRED:
+        booking.settle_target_minor = 0
     if new_status in (CANCELLED, EXPIRED):
         booking.cancelled_by = actor
         booking.cancelled_at = utcnow()
@@ -324,11 +348,36 @@ def _offered_slot(
     raise InvalidRequest({"start": ["This time is not offered."]})
 
 
+# The advisory-lock namespace of booking claims ("bkg"): one key per freelancer.
+_CLAIM_LOCK_SPACE = 0x626B67
+# A claim waits at most this long for another claim of the same freelancer.
+CLAIM_LOCK_TIMEOUT = "5s"
+# A claim that hits a deadlock, serialization failure, lock timeout or unique
+# race is run again from the start, this many times in all, with a jittered pause.
+CLAIM_ATTEMPTS = 4
+CLAIM_BACKOFF = 0.02  # seconds, doubled per attempt, times 0.5–1.5
+
+
 def _serialise_writers(session: Session, freelancer_id: int) -> None:
-    # SQLite has no exclusion constraints: take the database's write lock
-    # before the overlap check, so check and insert are one atomic step.
-    # PostgreSQL needs nothing here; its constraint refuses overlaps.
-    if session.get_bind().dialect.name == "sqlite":
+    """One claim or move of this freelancer's time at a time, until the transaction ends.
+
+    Then the overlap check and the insert (or move) are one atomic step and
+    competing claims queue instead of racing. PostgreSQL: a transaction-scoped
+    advisory lock on the freelancer; without it concurrent inserts meet inside
+    the GiST exclusion check of `booking_no_overlap` and deadlock each other
+    (the constraint stays as the backstop). SQLite has no exclusion
+    constraints: take the database's write lock before the check.
+
+    Lock order: this lock comes before any booking row a claim writes; a
+    reschedule holds its own booking row, then this lock.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :freelancer)"),
+            {"space": _CLAIM_LOCK_SPACE, "freelancer": freelancer_id},
+        )
+    elif dialect == "sqlite":
         session.execute(
             update(Availability)
             .where(Availability.freelancer_id == freelancer_id)
@@ -336,13 +385,25 @@ def _serialise_writers(session: Session, freelancer_id: int) -> None:
         )
 
 
+def _is_overlap(exc: DBAPIError) -> bool:
+    return "booking_no_overlap" in str(exc.orig)
+
+
+def _is_unique_race(exc: DBAPIError) -> bool:
+    # PostgreSQL's unique_violation; SQLite serialises writers, so never there.
+    return isinstance(exc, IntegrityError) and getattr(exc.orig, "sqlstate", None) == "23505"
+
+
 def _insert_claim(session: Session, booking: Booking) -> None:
+    """Insert the claimed booking; `SlotTaken` if the database refuses the overlap.
+
+    No savepoint: a failed claim rolls its whole (short) transaction back.
+    """
+    session.add(booking)
     try:
-        with session.begin_nested():
-            session.add(booking)
-            session.flush()
+        session.flush()
     except IntegrityError as exc:
-        if "booking_no_overlap" in str(exc.orig):
+        if _is_overlap(exc):
             raise SlotTaken("slot taken") from None
         raise
 
@@ -415,12 +476,73 @@ def create_booking(
     token_box: object,
     now: datetime | None = None,
 ) -> tuple[Booking, str, str]:
-    """Claim the slot (pending payment) and open a SetupIntent for the card.
+    """Claim the slot (pending payment, committed), then open a SetupIntent for the card.
 
     Returns the booking, its manage token (shown once; stored hashed) and
-    the SetupIntent's client secret.
+    the SetupIntent's client secret; the caller commits the card setup's ids
+    on the booking. No database lock is held while Stripe is called. If
+    Stripe fails after the claim: `ClaimedWithoutCard` (the booking stays
+    pending until it expires, the client can ask for another card setup).
+    """
+    booking, token = claim_slot(session, freelancer, data, token_box=token_box, now=now)
+    try:
+        secret = open_card_setup(session, gateway, booking)
+    except GatewayError as exc:
+        failure = ClaimedWithoutCard(booking, token, exc)
+        session.rollback()
+        raise failure from exc
+    return booking, token, secret
+
+
+def claim_slot(
+    session: Session,
+    freelancer: Freelancer,
+    data: dict,
+    *,
+    token_box: object,
+    now: datetime | None = None,
+) -> tuple[Booking, str]:
+    """Claim the slot in a short transaction of its own, committed; returns the booking and token.
+
+    `SlotTaken` when another booking holds the time, `InvalidRequest` for a
+    time not offered. A deadlock, serialization failure, lock timeout or unique
+    race (another new token is drawn) runs the whole claim again, fresh, after
+    a short jittered pause; the next attempt sees the winner's committed
+    booking and answers `SlotTaken`. After `CLAIM_ATTEMPTS` the database
+    error is raised (`webapp.errors` answers 409 `conflict` or 503 `busy`,
+    with Retry-After, never 500).
     """
     now = now or utcnow()
+    for attempt in range(1, CLAIM_ATTEMPTS + 1):
+        token = new_token("bkg")
+        try:
+            booking = _claim_once(session, freelancer, data, token, token_box, now)
+            session.commit()
+            return booking, token
+        except DBAPIError as exc:
+            session.rollback()
+            if _is_overlap(exc):
+                raise SlotTaken("slot taken") from None
+            retry = transient_db_error(exc) is not None or _is_unique_race(exc)
+            if not retry or attempt == CLAIM_ATTEMPTS:
+                raise
+        except BaseException:
+            session.rollback()
+            raise
+        time.sleep(CLAIM_BACKOFF * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _claim_once(
+    session: Session,
+    freelancer: Freelancer,
+    data: dict,
+    token: str,
+    token_box: object,
+    now: datetime,
+) -> Booking:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL lock_timeout = '{CLAIM_LOCK_TIMEOUT}'"))
     offering = session.scalar(
         select(Offering).where(
             Offering.id == data["offering_id"],
@@ -433,7 +555,6 @@ def create_booking(
         raise InvalidRequest({"offering_id": ["Unknown offering."]})
     _serialise_writers(session, freelancer.id)
     slot = _offered_slot(session, freelancer, offering, data["start"], now)
-    token = new_token("bkg")
     client = data["client"]
     booking = Booking(
         freelancer_id=freelancer.id,
@@ -471,8 +592,22 @@ def create_booking(
         currency=booking.currency,
         policy=booking.payment_policy,
     )
+    return booking
+
+
+def open_card_setup(session: Session, gateway: PaymentGateway, booking: Booking) -> str:
+    """The client's Stripe customer and a SetupIntent for a claimed booking; its client secret.
+
+    `cards` commits its own rows around each Stripe call, so nothing is
+    locked while Stripe answers; the ids land on the booking (flushed, the
+    caller commits). Gateway errors propagate.
+    """
     customer = cards.ensure_customer(
-        session, gateway, freelancer_id=freelancer.id, email=client["email"], name=client["name"]
+        session,
+        gateway,
+        freelancer_id=booking.freelancer_id,
+        email=booking.client_email,
+        name=booking.client_name,
     )
     setup, secret = cards.start_card_setup(
         session, gateway, customer=customer, subject=subject(booking)
@@ -480,21 +615,15 @@ def create_booking(
     booking.customer_id = customer.id
     booking.card_setup_id = setup.id
     session.flush()
-    return booking, token, secret
+    return secret
 
 
 def new_card_setup(session: Session, gateway: PaymentGateway, booking: Booking) -> str:
-    """A fresh SetupIntent for this booking (another card, or fixing a failed one)."""
+    """A fresh SetupIntent for this booking (another card, fixing a failed one, or the
+    first one when Stripe failed right after the claim)."""
     if booking.status not in ACTIVE:
         raise NotAllowed(f"booking {booking.id} is {booking.status}")
-    customer = session.get(PaymentCustomer, booking.customer_id)
-    assert customer is not None
-    setup, secret = cards.start_card_setup(
-        session, gateway, customer=customer, subject=subject(booking)
-    )
-    booking.card_setup_id = setup.id
-    session.flush()
-    return secret
+    return open_card_setup(session, gateway, booking)
 
 
 # --- the ledger seen from a booking -----------------------------------------
@@ -577,12 +706,45 @@ def refresh_payment_state(session: Session, booking: Booking) -> str:
     return new
 
 
+def _lock_subject(session: Session, subject_id: str) -> None:
+    lock(session, Booking, int(subject_id))
+
+
+def on_refund(session: Session, payment: Payment, refund: Refund) -> None:
+    """A refund Stripe confirmed: the credit note (avoir) that records it."""
+    booking = session.get(Booking, int(payment.subject_id))
+    if booking is None or booking.freelancer_id != payment.freelancer_id:
+        return
+    from webapp.booking.invoicing import credit_refund
+
+    credit_refund(session, booking, payment, refund.amount_minor, refund.reason)
+
+
+outcomes.register_subject_lock(SUBJECT, _lock_subject)
+outcomes.subscribe_refunds(SUBJECT, on_refund)
+
+# Closed bookings that keep nothing of a late payment but a fee, if any.
+CLOSED = (CANCELLED, "expired")
+
+
 @outcomes.subscribe(SUBJECT)
 def on_payment_change(session: Session, payment: Payment, old: str, new: str) -> None:
     """Keep the booking in step with its payments (synchronous answers and webhooks)."""
     booking = session.get(Booking, int(payment.subject_id))
     if booking is None or booking.freelancer_id != payment.freelancer_id:
         return
+    if (
+        payment.purpose in SECURING
+        and booking.status in CLOSED
+        and new in (payments.AUTHORIZED, payments.SUCCEEDED)
+    ):
+        # Money that arrived after the booking closed (3-D Secure completed
+        # after it expired, or while it was being cancelled): the choice is to
+        # give it back in full (or down to the fee already due), never to
+        # book a slot that may have gone to someone else. The settle sweep
+        # does it, outside this transaction.
+        booking.settle_due = True
+        record(session, booking, "late_payment_to_return", events.SYSTEM, payment_id=payment.id)
     if payment.purpose in SECURING:
         if new in (payments.AUTHORIZED, payments.SUCCEEDED) and booking.status in (
             PENDING_PAYMENT,
@@ -646,22 +808,15 @@ def settle(
         elif step.action == "release":
             payments.release(session, gateway, step.payment_id, now=now, actor=actor, reason=reason)
         elif step.action == "refund":
-            refund = payments.refund(
+            # The credit note follows from the ledger (`on_refund`), here or
+            # in the sweep when Stripe's answer was lost.
+            payments.refund(
                 session,
                 gateway,
                 step.payment_id,
                 amount_minor=step.amount_minor,
                 reason=reason,
                 actor=actor,
-            )
-            from webapp.booking.invoicing import credit_refund
-
-            credit_refund(
-                session,
-                booking,
-                session.get(Payment, step.payment_id),
-                refund.amount_minor,
-                reason,
             )
         elif policies.below_minimum(step.amount_minor, booking.currency):
             record(

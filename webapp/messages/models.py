@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db import Base, UTCDateTime, utcnow
-from billing.payments import HOLD_WINDOW_ON_SESSION
+from billing.ledger import HOLD_WINDOW_ON_SESSION
 
 DEFAULT_ANSWER_DELAY_HOURS = 72
 # The promised delay must end before the card authorisation lapses, or the

@@ -352,6 +352,15 @@ def place_hold(
     return HoldOutcome(status="processing")
 
 
+def _lock_question(session: Session, subject_id: str) -> None:
+    if subject_id.isdigit():
+        lock(session, Question, int(subject_id))
+
+
+# The question before its payment: the engine's one lock order.
+outcomes.register_subject_lock(SUBJECT, _lock_question)
+
+
 @outcomes.subscribe(SUBJECT)
 def _on_payment(session: Session, payment: Payment, old: str, new: str) -> None:
     """A hold authorised (now, or later by a 3-D Secure webhook): the clock starts."""

@@ -867,6 +867,14 @@ def record_manual_payment(
 # --- what the ledger tells us ------------------------------------------------
 
 
+def _lock_milestone(session: Session, subject_id: str) -> None:
+    lock(session, Milestone, int(subject_id))
+
+
+# The milestone before its payments: the engine's one lock order.
+outcomes.register_subject_lock("milestone", _lock_milestone)
+
+
 @outcomes.subscribe("milestone")
 def on_payment_change(session: Session, payment: Payment, old: str, new: str) -> None:
     """Follow the milestone's payment: succeeded → paid; failed → payment_failed.
