@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from billing.errors import AlreadyDone, GatewayError, GatewayUnavailable, NotAllowed
@@ -28,9 +29,40 @@ _CODES = {
     500: "internal_error",
 }
 
+# PostgreSQL SQLSTATEs of a transaction that lost a race and may simply run again.
+_TRANSIENT_SQLSTATES = {
+    "40P01": "deadlock",  # deadlock_detected
+    "40001": "serialization_failure",  # serialization_failure
+    "55P03": "lock_timeout",  # lock_not_available (lock_timeout, NOWAIT)
+}
+RETRY_AFTER_SECONDS = 1
+
+
+def transient_db_error(exc: BaseException) -> str | None:
+    """`deadlock`, `serialization_failure` or `lock_timeout` if the database error is one.
+
+    These say nothing about the request: the same transaction run again (or
+    the client's retry) can succeed. Anything else — a constraint, a syntax
+    error, a lost connection — is `None`. SQLite's "database is locked"
+    (busy timeout spent) counts as a lock timeout.
+    """
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)  # psycopg 3
+    if state in _TRANSIENT_SQLSTATES:
+        return _TRANSIENT_SQLSTATES[state]
+    name = getattr(orig, "sqlite_errorname", None) or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return "lock_timeout"
+    return None
+
 
 class ApiError(Exception):
-    """An error the API answers with `{"error": {code, message, fields}}`."""
+    """An error the API answers with `{"error": {code, message, fields}}`.
+
+    `extra` adds top-level members beside `error` (what the client needs to
+    carry on, e.g. the booking a failed card setup left pending); `headers`
+    are added to the response (e.g. Retry-After).
+    """
 
     def __init__(
         self,
@@ -39,24 +71,34 @@ class ApiError(Exception):
         *,
         code: str | None = None,
         fields: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or _CODES.get(status, "error")
         self.message = message
         self.fields = fields or {}
+        self.extra = extra or {}
+        self.headers = headers or {}
 
 
 def error_response(
-    status: int, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    fields: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Response, int]:
     """The contract's error body."""
     body = {
+        **(extra or {}),
         "error": {
             "code": code or _CODES.get(status, "error"),
             "message": message,
             "fields": fields or {},
-        }
+        },
     }
     return jsonify(body), status
 
@@ -91,7 +133,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         _discard()
-        return error_response(exc.status, exc.message, code=exc.code, fields=exc.fields)
+        response, status = error_response(
+            exc.status, exc.message, code=exc.code, fields=exc.fields, extra=exc.extra
+        )
+        response.headers.update(exc.headers)
+        return response, status
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
@@ -146,3 +192,24 @@ def register_error_handlers(app: Flask) -> None:
         return render_template(
             "error.html", status=500, message="Something went wrong on our side."
         ), 500
+
+    # A transaction that lost a race (deadlock, serialization failure, lock
+    # timeout) anywhere: nothing was kept, and the same request can succeed
+    # in a moment. 409 `conflict` (503 `busy` for a lock wait) with
+    # Retry-After; every other database error is a bug and stays a 500.
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        kind = transient_db_error(exc)
+        if kind is None:
+            return _unexpected(exc)
+        _discard()
+        log.warning("%s on %s %s: %s", kind, request.method, request.path, exc.orig)
+        if kind == "lock_timeout":
+            status, code = 503, "busy"
+            message = "The service is busy; try again in a moment."
+        else:
+            status, code = 409, "conflict"
+            message = "Another request changed the same data at the same time; try again."
+        response = make_response(_answer(status, message, code))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
