@@ -188,11 +188,17 @@ def run_due_item(kind: str, item_id: int, now_iso: str) -> None:
     """
     from datetime import datetime
 
-    from webapp.due import run_item
+    from webapp.due import kind_named, run_item
 
     try:
+        due_kind = kind_named(kind)
+    except KeyError:
+        # Queued by an older release whose kind is gone: nothing to run.
+        log.warning("run-due: unknown due kind %r, item %s dropped", kind, item_id)
+        return
+    try:
         with due_item_lock(kind, item_id):
-            result = run_item(kind, item_id, datetime.fromisoformat(now_iso))
+            result = run_item(due_kind, item_id, datetime.fromisoformat(now_iso))
     except TaskLockedException:
         log.info("run-due: %s %s is being run by another worker", kind, item_id)
         return

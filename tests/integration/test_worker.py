@@ -93,10 +93,15 @@ def test_due_work_is_enqueued_every_minute_one_task_per_item(immediate, app_ctx,
 
 
 def test_an_item_skips_while_another_consumer_holds_its_lock(immediate, app_ctx, monkeypatch):
+    from webapp.due import ItemResult
+
     calls: list[tuple[str, int]] = []
-    monkeypatch.setattr(
-        "webapp.due.run_item", lambda kind, item_id, now: calls.append((kind, item_id))
-    )
+
+    def run_item(kind, item_id, now):  # noqa: ANN001, ANN202
+        calls.append((kind.name, item_id))
+        return ItemResult(kind.name, kind.subject, item_id, line="done")
+
+    monkeypatch.setattr("webapp.due.run_item", run_item)
     now_iso = datetime.now(UTC).isoformat()
     # given another consumer in the middle of item 5
     with tasks.due_item_lock("booking-expire", 5):
