@@ -60,6 +60,18 @@ def app_config(app_config: dict[str, Any], proxy: FaultProxy) -> dict[str, Any]:
 
 
 @pytest.fixture
+def database_url(request, migrated_sqlite_template, tmp_path) -> str:  # noqa: ANN001
+    """A SQLite file per test, or the PostgreSQL database for tests marked `postgres`."""
+    if request.node.get_closest_marker("postgres"):
+        return request.getfixturevalue("pg_database_url")
+    import shutil
+
+    path = tmp_path / "acompte.sqlite"
+    shutil.copy(migrated_sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
 def world(app, client, localstripe_url, make_freelancer) -> World:  # noqa: ANN001
     return make_world(app, client, StripeView(localstripe_url), make_freelancer)
 
@@ -76,6 +88,7 @@ class Setup:
     refunded: list[int] = field(default_factory=list)
     purpose: str | None = None  # exactly one PaymentIntent of this purpose at Stripe
     authorized: list[int] = field(default_factory=list)  # holds left in place at Stripe
+    describe: Callable[[], str] = lambda: ""  # the subject's state, for failure messages
 
 
 # --- the scenarios -------------------------------------------------------------
@@ -108,7 +121,18 @@ def hold_capture(w: World) -> Setup:
         booking = booked.booking()
         assert (booking.status, booking.payment_state) == ("completed", "captured")
 
-    return Setup(booked.email, booked.start + timedelta(hours=2), CAPTURE, [10_000], check)
+    def describe() -> str:
+        booking = booked.booking()
+        return f"booking {booking.id}: {booking.status}, {booking.payment_state}"
+
+    return Setup(
+        booked.email,
+        booked.start + timedelta(hours=2),
+        CAPTURE,
+        [10_000],
+        check,
+        describe=describe,
+    )
 
 
 def far_hold_placement(w: World) -> Setup:
@@ -258,6 +282,28 @@ KILL_POINTS = {"after_write": True, "before_write": False}
 def test_run_due_killed_at_the_write_then_the_sweep_converges(
     scenario, forward, world, proxy, app, app_config, database_url, db_session, tmp_path
 ):  # noqa: ANN001
+    killed_then_swept(
+        scenario, forward, world, proxy, app, app_config, database_url, db_session, tmp_path
+    )
+
+
+ON_POSTGRES = {k: SCENARIOS[k] for k in ("booking-deposit-balance", "milestone-approved-charge")}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("scenario", ON_POSTGRES.values(), ids=ON_POSTGRES.keys())
+def test_on_postgres_run_due_killed_after_the_write_then_the_sweep_converges(
+    scenario, world, proxy, app, app_config, database_url, db_session, tmp_path
+):  # noqa: ANN001
+    assert database_url.startswith("postgresql")
+    killed_then_swept(
+        scenario, True, world, proxy, app, app_config, database_url, db_session, tmp_path
+    )
+
+
+def killed_then_swept(
+    scenario, forward, world, proxy, app, app_config, database_url, db_session, tmp_path
+):  # noqa: ANN001
     # given the scenario's data, and run-due killed at its Stripe write
     setup = scenario(world)
     fault = proxy.hold("POST", setup.path, forward=forward)
@@ -275,6 +321,7 @@ def test_run_due_killed_at_the_write_then_the_sweep_converges(
     ]
     # then Stripe and our rows agree, each amount moved once
     context = f"killed run-due said:\n{killed}\nthe sweep said:\n" + "\n".join(outputs)
+    context += f"\n{setup.describe()}"
     result = assert_agree(
         db_session,
         world.stripe,
