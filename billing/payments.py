@@ -275,7 +275,9 @@ def capture(
     if amount_minor is not None and not 0 < amount_minor <= payment.amount_capturable_minor:
         raise NotAllowed(f"capture amount must be between 1 and {payment.amount_capturable_minor}")
     _same_account(gateway, payment)
-    _claim(session, payment, CAPTURE, now)
+    # The amount travels with the mark, so that the sweep can redo a capture
+    # that never reached Stripe.
+    _claim(session, payment, CAPTURE if amount_minor is None else f"{CAPTURE}:{amount_minor}", now)
     assert payment.stripe_payment_intent_id
     intent_id, key = payment.stripe_payment_intent_id, idempotency_key(payment, CAPTURE)
     session.commit()
@@ -466,11 +468,14 @@ def reconcile(
     if payment.stripe_payment_intent_id and (
         payment.status not in TERMINAL or payment.in_flight is not None
     ):
-        intent_id = payment.stripe_payment_intent_id
+        intent_id, pending = payment.stripe_payment_intent_id, payment.in_flight
         session.commit()
         result = gateway.retrieve_payment_intent(intent_id)
         payment = _apply(session, payment_id, result, now, events.SYSTEM, commit=False)
         payment.updated_at = now  # re-read now: the sweep skips it for a while
+        session.commit()
+        if pending is not None:
+            return _redo(session, gateway, payment, pending, now)
     session.commit()
     for refund_id in session.scalars(
         select(Refund.id).where(
@@ -481,6 +486,21 @@ def reconcile(
     ).all():
         _send_refund(session, gateway, refund_id, actor=events.SYSTEM, in_doubt=True)
     return payment
+
+
+def _redo(
+    session: Session, gateway: PaymentGateway, payment: Payment, pending: str, now: datetime
+) -> Payment:
+    """A capture or cancel whose caller died: Stripe still shows the hold, so it never
+    arrived; make it now (Stripe refuses a second one, so this cannot double)."""
+    action, _, amount = pending.partition(":")
+    if payment.status != AUTHORIZED or action not in (CAPTURE, CANCEL):
+        return payment
+    if action == CAPTURE:
+        return capture(
+            session, gateway, payment.id, amount_minor=int(amount) if amount else None, now=now
+        )
+    return release(session, gateway, payment.id, now=now, reason="released after a lost answer")
 
 
 def reconcile_candidates(session: Session, now: datetime, *, limit: int = 200) -> list[int]:
@@ -520,7 +540,7 @@ def _claim(session: Session, payment: Payment, action: str, now: datetime) -> bo
     if payment.in_flight is not None and not lapsed(payment, now):
         session.commit()
         raise InFlight(f"payment {payment.id}: a {payment.in_flight} is under way")
-    in_doubt = payment.in_flight == action
+    in_doubt = (payment.in_flight or "").partition(":")[0] == action.partition(":")[0]
     mark_in_flight(payment, action, now)
     session.flush()
     return in_doubt
@@ -584,7 +604,8 @@ def _unknown(session: Session, payment_id: int, action: str, exc: Exception, now
     """
     session.rollback()
     payment = lock_for_write(session, payment_id)
-    mark_in_flight(payment, action, now - LEASE)
+    # Keep the mark as claimed (a capture's amount travels with it).
+    mark_in_flight(payment, payment.in_flight or action, now - LEASE)
     events.record(
         session,
         subject_type="payment",

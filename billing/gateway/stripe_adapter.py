@@ -168,7 +168,12 @@ class StripeGateway:
         try:
             intent = self._call(
                 lambda: self._client.v1.payment_intents.create(
-                    params=params, options={"idempotency_key": idempotency_key}
+                    params=params,
+                    # No blind network retry of a charge: if the answer is
+                    # lost, the caller looks the PaymentIntent up instead of
+                    # trusting the key (a fake Stripe, or a key over 24 h old,
+                    # would charge twice).
+                    options={"idempotency_key": idempotency_key, "max_network_retries": 0},
                 ),
                 translate_card_errors=False,
             )
@@ -228,7 +233,9 @@ class StripeGateway:
             params["metadata"] = metadata
         refund = self._call(
             lambda: self._client.v1.refunds.create(
-                params=params, options={"idempotency_key": idempotency_key}
+                params=params,
+                # As for charges: a lost answer is looked up, never re-sent blindly.
+                options={"idempotency_key": idempotency_key, "max_network_retries": 0},
             )
         ).to_dict()
         return _refund_result(refund, payment_intent_id)
@@ -254,9 +261,9 @@ class StripeGateway:
             # localstripe lists PaymentIntents without filters only.
             found = self._call(lambda: self._client.v1.payment_intents.list(params={"limit": 100}))
             intents = (
-                pi.to_dict()
-                for pi in found.auto_paging_iter()
-                if _id(pi.get("customer")) == customer_id
+                data
+                for data in (pi.to_dict() for pi in found.auto_paging_iter())
+                if _id(data.get("customer")) == customer_id
             )
         for data in intents:
             if _metadata(data.get("metadata")).get(metadata_key) == metadata_value:

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import cards, events, outcomes, payments
+from billing.db import utcnow
 from billing.errors import AlreadyDone, BillingError, GatewayError, NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.locking import lock
@@ -363,7 +364,18 @@ outcomes.register_subject_lock(SUBJECT, _lock_question)
 
 @outcomes.subscribe(SUBJECT)
 def _on_payment(session: Session, payment: Payment, old: str, new: str) -> None:
-    """A hold authorised (now, or later by a 3-D Secure webhook): the clock starts."""
+    """A hold authorised (now, or later by a 3-D Secure webhook): the clock starts.
+
+    A capture whose answer was lost, found succeeded later (the sweep, a
+    webhook): the saved answer goes out then, with its invoice.
+    """
+    if new == payments.SUCCEEDED and payment.subject_id.isdigit():
+        question = session.get(Question, int(payment.subject_id))
+        if question is not None and question.status == CAPTURE_FAILED:
+            reply = session.scalar(select(Answer).where(Answer.question_id == question.id))
+            if reply is not None and reply.sent_at is None:
+                _deliver(session, question, reply, now=utcnow(), actor=events.SYSTEM)
+        return
     if new != payments.AUTHORIZED or not payment.subject_id.isdigit():
         return
     question = session.get(Question, int(payment.subject_id))
@@ -495,12 +507,22 @@ def answer(
                 session, question, f"payment is {payment and payment.status}", actor=actor
             )
             return question
+    if question.status == ANSWERED:
+        # A retried capture: the ledger delivered the saved answer as it succeeded.
+        return question
+    _deliver(session, question, reply, now=now, actor=actor)
+    return question
+
+
+def _deliver(
+    session: Session, question: Question, reply: Answer, *, now: datetime, actor: str
+) -> None:
+    """The money is captured: send the answer, invoice it, tell both sides."""
     reply.sent_at = now
     question.capture_error = None
     move(session, question, ANSWERED, actor=actor, data={"answer_id": reply.id})
     _issue_invoice(session, question, now=now)
     _notify_answered(session, question, reply)
-    return question
 
 
 def decline(
