@@ -1,0 +1,155 @@
+"""One checkout for every flow where the client is on the page.
+
+A booking's payment, a quote's deposit, a paid question's hold and the
+fix-my-payment link all do the same thing once the card is saved: charge or
+hold it, and tell the page what happened — paid, 3-D Secure to complete, or
+failed. They do it here, through the ledger's phased writes:
+
+    outcome = checkout.start(session, gateway, customer=..., subject=..., ...)
+    match outcome:
+        case checkout.Paid(): ...
+        case checkout.NeedsAction(client_secret=secret): ...  # confirmCardPayment
+        case checkout.Failed(code=code, message=message): ...
+        case checkout.Pending(): ...  # an answer still on its way: ask again
+
+and, when the client comes back (after 3-D Secure, or after a lost answer),
+`checkout.resume(session, gateway, payment_id)` — never a second `start`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from billing import events
+from billing.db import utcnow
+from billing.errors import AlreadyDone
+from billing.gateway.port import CaptureMethod, PaymentGateway
+from billing.ledger import (
+    AUTHORIZED,
+    CANCELED,
+    FAILED,
+    REQUIRES_ACTION,
+    SUCCEEDED,
+    Subject,
+)
+from billing.models import Payment, PaymentCustomer
+from billing.money import Money
+from billing.payments import execute_payment, prepare_payment, reconcile
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """The money is secured: captured (`succeeded`) or held (`authorized`)."""
+
+    payment_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class NeedsAction:
+    """The bank asks for 3-D Secure: the page calls `confirmCardPayment(client_secret)`."""
+
+    payment_id: int
+    client_secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Declined, authentication failed, or refused by Stripe: save another card."""
+
+    payment_id: int
+    code: str
+    message: str
+    hard: bool = False
+
+    @property
+    def authentication_failed(self) -> bool:
+        """The client failed (or abandoned) 3-D Secure, rather than the card being declined."""
+        return self.code.startswith("payment_intent_authentication")
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Stripe's answer is not in yet (processing, or an answer lost on its way)."""
+
+    payment_id: int
+
+
+Outcome = Paid | NeedsAction | Failed | Pending
+
+
+def start(
+    session: Session,
+    gateway: PaymentGateway,
+    *,
+    customer: PaymentCustomer,
+    subject: Subject,
+    purpose: str,
+    amount: Money,
+    payment_method_id: str,
+    capture_method: CaptureMethod,
+    off_session: bool = False,
+    actor: str = events.CLIENT,
+    link: Callable[[Payment], None] | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    """Charge (`automatic`) or hold (`manual`) a saved card; commits.
+
+    `link(payment)` runs before the payment row is committed, so the flow's
+    own row (booking, acceptance, question, case) points at it in the same
+    commit. A lost answer (`GatewayUnavailable`) propagates: the payment is in
+    doubt, and `resume` or the sweep finds out what Stripe did.
+    """
+    payment = prepare_payment(
+        session,
+        customer=customer,
+        subject=subject,
+        purpose=purpose,
+        amount=amount,
+        payment_method_id=payment_method_id,
+        capture_method=capture_method,
+        off_session=off_session,
+        actor=actor,
+    )
+    if link is not None:
+        link(payment)
+    session.commit()
+    payment_id = payment.id
+    try:
+        payment = execute_payment(session, gateway, payment_id, now=now or utcnow())
+    except AlreadyDone:
+        # Another request got there first (a double click): its answer is on the row.
+        session.rollback()
+        found = session.get(Payment, payment_id)
+        assert found is not None
+        payment = found
+    return outcome(gateway, payment)
+
+
+def resume(
+    session: Session, gateway: PaymentGateway, payment_id: int, *, now: datetime | None = None
+) -> Outcome:
+    """The client is back (after 3-D Secure, or a lost answer): Stripe's state; commits."""
+    payment = reconcile(session, gateway, payment_id, now=now or utcnow(), client_present=True)
+    return outcome(gateway, payment)
+
+
+def outcome(gateway: PaymentGateway, payment: Payment) -> Outcome:
+    """What the page must do next for this payment."""
+    if payment.status in (SUCCEEDED, AUTHORIZED):
+        return Paid(payment.id, payment.status)
+    if payment.status == REQUIRES_ACTION and payment.stripe_payment_intent_id:
+        secret = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id).client_secret
+        return NeedsAction(payment.id, secret)
+    if payment.status in (FAILED, CANCELED):
+        return Failed(
+            payment.id,
+            payment.failure_code or ("canceled" if payment.status == CANCELED else "card_declined"),
+            payment.failure_message or "The card was declined.",
+            payment.hard_decline,
+        )
+    return Pending(payment.id)
