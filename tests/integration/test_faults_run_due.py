@@ -63,12 +63,41 @@ def app_config(app_config: dict[str, Any], proxy: FaultProxy) -> dict[str, Any]:
 def database_url(request, migrated_sqlite_template, tmp_path) -> str:  # noqa: ANN001
     """A SQLite file per test, or the PostgreSQL database for tests marked `postgres`."""
     if request.node.get_closest_marker("postgres"):
-        return request.getfixturevalue("pg_database_url")
+        return own_postgres(request.getfixturevalue("pg_url"))
     import shutil
 
     path = tmp_path / "acompte.sqlite"
     shutil.copy(migrated_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+def own_postgres(base_url: str) -> str:
+    """A migrated, empty database of the suite's own (`<name>_faults`) on the same server.
+
+    Other test runs on this server reset TEST_DATABASE_URL's schema whenever
+    they start a PostgreSQL test; a killed child and its sweep need the tables
+    to stay put for the whole scenario.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import reset_postgres
+    from webapp.migrate import upgrade
+
+    url = make_url(base_url)
+    name = f"{url.database}_faults"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if found.scalar() is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    own = url.set(database=name).render_as_string(hide_password=False)
+    reset_postgres(own)
+    upgrade(own)
+    return own
 
 
 @pytest.fixture
