@@ -146,4 +146,6 @@ def register_cli(app: Flask) -> None:
 def register_billing(app: Flask) -> None:
     """Load the engine's webhook handlers and every feature's due work."""
     import billing.payment_webhooks  # noqa: F401
-    import webapp.due_work  # noqa: F401
+    from webapp.due_work import register_due_work
+
+    register_due_work(app)

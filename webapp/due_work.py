@@ -20,14 +20,6 @@ from billing.models import Payment
 from webapp.due import DueKind, register_kinds
 
 
-def unified_reconcile() -> bool:
-    """Whether the ledger offers one reconcile sweep for every payment in doubt.
-
-    Until it does, bookings and quote milestones keep their own sweeps.
-    """
-    return hasattr(payments, "reconcile_candidates")
-
-
 def find_payments_in_doubt(session: Session, now: datetime) -> list[int]:
     """Every non-final payment that has, or may have, a Stripe object (any feature)."""
     return list(payments.reconcile_candidates(session, now))
@@ -56,16 +48,12 @@ def due_kinds() -> list[DueKind]:
     from webapp.quotes import due as quotes
     from webapp.webhooks import due as webhooks
 
-    unified = unified_reconcile()
     kinds = webhooks.due_kinds()
-    if unified:
-        kinds.append(
-            DueKind(
-                "payments-reconcile", "payment", find_payments_in_doubt, reconcile_payment, Payment
-            )
-        )
-    kinds += booking.due_kinds(reconcile_payments=not unified)
-    kinds += quotes.due_kinds(reconcile_payments=not unified)
+    kinds.append(
+        DueKind("payments-reconcile", "payment", find_payments_in_doubt, reconcile_payment, Payment)
+    )
+    kinds += booking.due_kinds()
+    kinds += quotes.due_kinds()
     kinds += messages.due_kinds()
     kinds += dunning.due_kinds()
     kinds += mail.due_kinds()

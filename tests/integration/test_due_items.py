@@ -196,19 +196,11 @@ def test_the_kinds_run_in_order_webhooks_first_mail_last(app):
     assert len(set(names)) == len(names)
 
 
-def test_one_reconcile_sweep_replaces_the_features_own_once_the_ledger_offers_it(monkeypatch):
-    from billing import payments
-    from webapp import due_work
-
-    # today: bookings and quote milestones reconcile their own payments
-    monkeypatch.delattr(payments, "reconcile_candidates", raising=False)
-    names = [kind.name for kind in due_work.due_kinds()]
-    assert "payments-reconcile" not in names
-    assert {"booking-reconcile", "quotes-settle"} <= set(names)
-    # once the ledger lists every payment in doubt: one sweep, right after webhooks
-    monkeypatch.setattr(payments, "reconcile_candidates", lambda session, now: [], raising=False)
-    names = [kind.name for kind in due_work.due_kinds()]
+def test_one_reconcile_sweep_for_every_feature_right_after_webhooks(app):
+    with app.app_context():
+        names = [kind.name for kind in due.kinds()]
     assert names[:2] == ["webhooks", "payments-reconcile"]
+    # the features' own sweeps of payments in doubt are gone
     assert not {"booking-reconcile", "quotes-settle"} & set(names)
 
 

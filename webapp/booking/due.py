@@ -15,16 +15,12 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import payments
-from billing.models import Payment
 from webapp.booking import facade
 from webapp.booking.models import CONFIRMED, HOLD, PENDING_PAYMENT, REQUIRES_ACTION, Booking
 from webapp.booking.service import SUBJECT, settings_grace
 from webapp.due import DueKind
 
 BATCH = 200
-# A payment row still `created` after this was abandoned mid-call: reconcile it.
-STUCK_AFTER = timedelta(minutes=2)
 
 
 def _ids(session: Session, query) -> list[int]:  # noqa: ANN001 (a Select)
@@ -93,44 +89,21 @@ def find_to_collect(session: Session, now: datetime) -> list[int]:
     )
 
 
-def find_stuck_payments(session: Session, now: datetime) -> list[int]:
-    """Booking payments whose Stripe outcome is unknown (a crash or timeout mid-call)."""
+def find_late_money(session: Session, now: datetime) -> list[int]:
+    """Closed bookings that received money after closing (indexed flag)."""
     return _ids(
-        session,
-        select(Payment.id)
-        .where(
-            Payment.subject_type == SUBJECT,
-            Payment.status == payments.CREATED,
-            Payment.created_at <= now - STUCK_AFTER,
-        )
-        .order_by(Payment.id),
+        session, select(Booking.id).where(Booking.settle_due.is_(True)).order_by(Booking.id)
     )
 
 
-def reconcile(session: Session, payment_id: int, now: datetime) -> str | None:
-    """Ask Stripe what became of one payment and apply it; commits."""
-    payment = session.get(Payment, payment_id)
-    if payment is None or payment.status != payments.CREATED:
-        return None
-    payment = payments.reconcile(
-        session, facade.gateway_for(payment.freelancer_id), payment_id, now=now
-    )
-    session.commit()
-    return f"payment {payment_id}: {payment.status}"
-
-
-def due_kinds(*, reconcile_payments: bool = True) -> list[DueKind]:
-    """Booking's due kinds in run order (`reconcile_payments`: keep its own reconcile sweep)."""
-    kinds = [
+def due_kinds() -> list[DueKind]:
+    """Booking's due kinds in run order (payments in doubt: the ledger's one reconcile sweep)."""
+    return [
         DueKind("booking-expire", SUBJECT, find_expired, expire, Booking),
         DueKind("booking-holds", SUBJECT, find_holds_due, facade.place_hold, Booking),
         DueKind(
             "booking-secure-deadline", SUBJECT, find_unsecured, facade.cancel_unsecured, Booking
         ),
         DueKind("booking-collect", SUBJECT, find_to_collect, facade.collect, Booking),
+        DueKind("booking-settle", SUBJECT, find_late_money, facade.settle_late, Booking),
     ]
-    if reconcile_payments:
-        kinds.append(
-            DueKind("booking-reconcile", "payment", find_stuck_payments, reconcile, Payment)
-        )
-    return kinds

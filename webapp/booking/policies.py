@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from billing.money import Money
 from billing.ledger import HOLD_WINDOW_OFF_SESSION, HOLD_WINDOW_ON_SESSION
+from billing.money import Money
 from webapp.booking.models import DEPOSIT, HOLD, PREPAY
 
 # Stripe refuses charges below these (`amount_too_small`); a smaller fee is waived.

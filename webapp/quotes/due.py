@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from billing import events, payments
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.locking import lock
-from billing.models import Payment
 from webapp.accounts.models import Freelancer
 from webapp.due import DueKind
 from webapp.quotes import service
@@ -232,48 +231,11 @@ def _execute(
     )
 
 
-def find_unknown_outcomes(session: Session, now: datetime) -> list[int]:
-    """Off-session milestone payments still `created`: their Stripe outcome is unknown."""
-    return _ids(
-        session,
-        select(Payment.id)
-        .where(
-            Payment.subject_type == "milestone",
-            Payment.status == payments.CREATED,
-            Payment.off_session.is_(True),
-        )
-        .order_by(Payment.id),
-    )
-
-
-def settle_unknown_outcome(session: Session, payment_id: int, now: datetime) -> str | None:
-    """Reconcile one milestone payment left `created` with Stripe, by its key."""
-    payment = session.get(Payment, payment_id)
-    if payment is None or payment.status != payments.CREATED:
-        return None
-    subject_id, freelancer_id = payment.subject_id, payment.freelancer_id
-    session.commit()
-    try:
-        payment = payments.reconcile(session, _gateway(freelancer_id), payment_id, now=now)
-    except (AlreadyDone, GatewayError) as exc:
-        session.rollback()
-        return f"milestone {subject_id}: payment {payment_id} still unknown ({exc})"
-    session.commit()
-    return f"milestone {subject_id}: payment {payment_id} reconciled → {payment.status}"
-
-
-def due_kinds(*, reconcile_payments: bool = True) -> list[DueKind]:
-    """Quotes' due kinds in run order (`reconcile_payments`: keep its own reconcile sweep)."""
-    kinds = [
+def due_kinds() -> list[DueKind]:
+    """Quotes' due kinds in run order (payments in doubt: the ledger's one reconcile sweep)."""
+    return [
         DueKind("quotes-expire", "quote", find_expired_quotes, expire_quote, Quote),
         DueKind("quotes-remind", "milestone", find_reminders, remind, Milestone),
         DueKind("quotes-auto-approve", "milestone", find_auto_approvals, auto_approve, Milestone),
         DueKind("quotes-charge", "milestone", find_charges, charge_milestone, Milestone),
     ]
-    if reconcile_payments:
-        kinds.append(
-            DueKind(
-                "quotes-settle", "payment", find_unknown_outcomes, settle_unknown_outcome, Payment
-            )
-        )
-    return kinds
