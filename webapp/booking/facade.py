@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from billing import events, payments
+from billing import checkout, events, payments
 from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
 from billing.gateway.port import PaymentGateway
+from billing.models import PaymentCustomer
+from billing.money import Money
 from webapp.booking import emails, policies
 from webapp.booking import service as svc
 from webapp.booking.models import (
@@ -33,6 +35,9 @@ from webapp.booking.models import (
     Booking,
 )
 from webapp.booking.slots import window_of_days
+
+# A securing payment in these states is resumed, never started again.
+UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
 
 
 def gateway_for(freelancer_id: int) -> PaymentGateway:
@@ -202,15 +207,12 @@ def _claimed(booking_id: int, status: str, token: str, expires: datetime | None)
     }
 
 
-def _client_secret(gateway: PaymentGateway, payment: payments.Payment) -> str | None:
-    if payment.stripe_payment_intent_id is None:
-        return None
-    return gateway.retrieve_payment_intent(payment.stripe_payment_intent_id).client_secret
-
-
-def _latest(session: Session, booking: Booking, status: str) -> payments.Payment | None:
-    found = [p for p in svc.booking_payments(session, booking) if p.status == status]
-    return found[-1] if found else None
+def _unfinished(session: Session, booking: Booking) -> payments.Payment | None:
+    """The booking's securing payment still under way (3-D Secure, processing, in doubt)."""
+    for payment in reversed(svc.booking_payments(session, booking)):
+        if payment.purpose in svc.SECURING and payment.status in UNFINISHED:
+            return payment
+    return None
 
 
 def confirm(session: Session, booking_id: int, token: str, *, now: datetime | None = None) -> dict:
@@ -220,17 +222,20 @@ def confirm(session: Session, booking_id: int, token: str, *, now: datetime | No
     payment_intent_client_secret}`; call again after 3-D Secure. Also secures
     a confirmed booking again after its card was fixed. `PaymentFailed` for
     a decline (the booking keeps its slot until it expires; save another card).
+    The first attempt is `checkout.start`; a payment already under way is only
+    ever resumed (`checkout.resume`), never made twice.
     """
     now = now or utcnow()
     svc.booking_for_client(session, booking_id, token)
     booking = svc.lock_booking(session, booking_id)
     gateway = gateway_for(booking.freelancer_id)
+    unfinished = _unfinished(session, booking)
 
     if booking.status == REQUIRES_ACTION:
-        payment = _latest(session, booking, payments.REQUIRES_ACTION)
-        if payment is not None:
-            payments.reconcile(session, gateway, payment.id, now=now, client_present=True)
-        return _answer(session, gateway, booking, payment)
+        if unfinished is None:
+            session.commit()
+            return {"status": booking.status}
+        return _answer(session, booking, checkout.resume(session, gateway, unfinished.id, now=now))
 
     # Confirmed: nothing to do, unless a far-away hold failed and the client
     # came back with a card (a card merely saved waits for its due hold).
@@ -245,12 +250,10 @@ def confirm(session: Session, booking_id: int, token: str, *, now: datetime | No
         _expire(session, gateway, booking, now)
         session.commit()
         raise svc.Expired("the time held for this booking has run out")
-    stuck = _latest(session, booking, payments.CREATED)
-    if stuck is not None and stuck.purpose in svc.SECURING:
-        # A previous confirm died before Stripe's answer was stored: find out
-        # what happened with the same idempotency key; never charge twice.
-        payments.reconcile(session, gateway, stuck.id, now=now, client_present=True)
-        return _answer(session, gateway, booking, stuck)
+    if unfinished is not None:
+        # A previous confirm died before Stripe's answer was stored (or is
+        # still processing): find out what Stripe made of it; never charge twice.
+        return _answer(session, booking, checkout.resume(session, gateway, unfinished.id, now=now))
     try:
         svc.save_card(session, gateway, booking)
     except NotAllowed:
@@ -284,30 +287,34 @@ def confirm(session: Session, booking_id: int, token: str, *, now: datetime | No
         emails.send_confirmation(session, booking)
         session.commit()
         return {"status": CONFIRMED}
-    capture = "manual" if plan.kind == policies.HOLD_NOW else "automatic"
-    payment = svc._prepare(session, booking, plan.amount_minor, plan.purpose, capture, False)
-    session.commit()
-    svc.execute(session, gateway, [payment.id], now)
-    return _answer(session, gateway, booking, payment)
+    customer = session.get(PaymentCustomer, booking.customer_id)
+    assert customer is not None and booking.payment_method_id
+    outcome = checkout.start(
+        session,
+        gateway,
+        customer=customer,
+        subject=svc.subject(booking),
+        purpose=plan.purpose,
+        amount=Money(plan.amount_minor, booking.currency),
+        payment_method_id=booking.payment_method_id,
+        capture_method="manual" if plan.kind == policies.HOLD_NOW else "automatic",
+        now=now,
+    )
+    return _answer(session, booking, outcome)
 
 
-def _answer(
-    session: Session, gateway: PaymentGateway, booking: Booking, payment: payments.Payment | None
-) -> dict:
+def _answer(session: Session, booking: Booking, outcome: checkout.Outcome) -> dict:
+    """The checkout's outcome as the booking API answers it; commits."""
     session.refresh(booking)
-    if payment is not None and payment.status == payments.REQUIRES_ACTION:
-        session.commit()
-        return {
-            "status": REQUIRES_ACTION,
-            "payment_intent_client_secret": _client_secret(gateway, payment),
-        }
-    if payment is not None and payment.status == payments.FAILED:
-        session.commit()
-        code = payment.failure_code or "card_declined"
-        if code.startswith("payment_intent_authentication"):
-            raise svc.PaymentFailed("The card authentication failed.", "authentication_failed")
-        raise svc.PaymentFailed(payment.failure_message or "The card was declined.", code)
     session.commit()
+    match outcome:
+        case checkout.NeedsAction(client_secret=secret):
+            return {"status": REQUIRES_ACTION, "payment_intent_client_secret": secret}
+        case checkout.Failed() as failed if failed.authentication_failed:
+            raise svc.PaymentFailed("The card authentication failed.", "authentication_failed")
+        case checkout.Failed(code=code, message=message) if code != "canceled":
+            raise svc.PaymentFailed(message, code)
+    # Paid (the ledger confirmed the booking), released meanwhile, or still pending.
     return {"status": booking.status}
 
 
