@@ -1,4 +1,9 @@
-"""Quotes and milestones over the JSON API (CONTRACT.md), freelancer and client sides."""
+"""Quotes and milestones over the JSON API (CONTRACT.md), freelancer and client sides.
+
+Views commit what the service functions flushed (no money moves in those);
+the deposit's checkout (`webapp.quotes.checkout.confirm`) commits itself, and
+its view only reads the result.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,13 @@ from typing import Any
 from flask import jsonify, request
 from marshmallow import ValidationError
 
-from billing import payments
+from billing.checkout import NeedsAction
 from billing.errors import GatewayError
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db, limiter
-from webapp.quotes import schemas, service
+from webapp.quotes import checkout, schemas, service
 from webapp.quotes import transitions as t
 from webapp.quotes.content import ContentError
 from webapp.quotes.models import Quote
@@ -256,7 +261,7 @@ def client_ip() -> str:
 def accept(token: str):
     quote = _public_quote(token)
     data = schemas.QuoteAcceptSchema().load(json_body())
-    acceptance, secret = service.start_acceptance(
+    acceptance, secret = checkout.start_acceptance(
         db.session,
         _gateway(quote.freelancer_id),
         quote,
@@ -274,22 +279,8 @@ def accept(token: str):
     )
 
 
-def confirm_and_charge(quote: Quote, acceptance_id: int | None) -> dict[str, Any]:
-    """Accept, commit, charge the deposit, commit; the answer the page needs next."""
-    gateway = _gateway(quote.freelancer_id)
-    confirmation = service.confirm_acceptance(
-        db.session, gateway, quote.id, acceptance_id=acceptance_id
-    )
-    db.session.commit()
-    try:
-        if confirmation.payment_ids:
-            service.execute_charges(db.session, gateway, confirmation.payment_ids)
-        else:
-            service.refresh_deposit(db.session, gateway, quote)
-    except GatewayError:
-        # Outcome unknown: the row stays `created`; calling again reconciles it.
-        pass
-    db.session.commit()
+def deposit_answer(quote: Quote, action: NeedsAction | None) -> dict[str, Any]:
+    """What the page needs after the deposit: the quote, its milestones, 3-D Secure if asked."""
     db.session.refresh(quote)
     milestones = service.milestones_of(db.session, quote)
     deposit_failed = any(
@@ -301,23 +292,12 @@ def confirm_and_charge(quote: Quote, acceptance_id: int | None) -> dict[str, Any
         "status": t.PAYMENT_FAILED if deposit_failed else quote.status,
         "milestones": [milestone_json(db.session, m, private=False) for m in milestones],
     }
-    for milestone in milestones:
-        payment = service.latest_payment(db.session, milestone)
-        if (
-            milestone.status == t.CHARGING
-            and payment is not None
-            and payment.status == payments.REQUIRES_ACTION
-            and payment.stripe_payment_intent_id
-        ):
-            # The shape `AcompteCheckout.saveCardThenConfirm` expects: the page
-            # runs 3-D Secure, then calls this endpoint again.
-            answer["quote_status"] = quote.status
-            answer["status"] = "requires_action"
-            answer["requires_action"] = True
-            answer["payment_intent_client_secret"] = gateway.retrieve_payment_intent(
-                payment.stripe_payment_intent_id
-            ).client_secret
-            break
+    if action is not None:
+        # The shape `AcompteCheckout.saveCardThenConfirm` expects: the page
+        # runs 3-D Secure, then calls this endpoint again.
+        answer["status"] = "requires_action"
+        answer["requires_action"] = True
+        answer["payment_intent_client_secret"] = action.client_secret
     return answer
 
 
@@ -334,7 +314,10 @@ def confirm_and_charge(quote: Quote, acceptance_id: int | None) -> dict[str, Any
 def accept_confirm(token: str):
     quote = _public_quote(token)
     data = schemas.QuoteConfirmSchema().load(_body_or_empty())
-    return jsonify(confirm_and_charge(quote, data["acceptance_id"]))
+    action = checkout.confirm(
+        db.session, _gateway(quote.freelancer_id), quote.id, acceptance_id=data["acceptance_id"]
+    )
+    return jsonify(deposit_answer(quote, action))
 
 
 @bp.post("/public/quotes/<token>/decline")

@@ -1,10 +1,11 @@
 """Quote and milestone operations. They flush, never commit: the route (or the due runner)
-commits, and the money moves in two steps around that commit (prepare → commit → execute).
+commits. No money moves here: the client's deposit is the use case
+`webapp.quotes.checkout.confirm` (which commits, through `billing.checkout`), and an
+off-session milestone charge is the due runner's (`prepare_charge` → commit → execute).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,10 +15,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import cards, events, outcomes, payments
+from billing import events, outcomes, payments
 from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
-from billing.gateway.port import PaymentGateway
 from billing.locking import lock
 from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
@@ -415,7 +415,8 @@ def mark_viewed(session: Session, quote: Quote) -> None:
         )
 
 
-def _check_open(session: Session, quote: Quote, now: datetime) -> Freelancer:
+def check_open(session: Session, quote: Quote, now: datetime) -> Freelancer:
+    """The quote's freelancer, if the client may still sign it; else `QuoteError` 409."""
     freelancer = session.get(Freelancer, quote.freelancer_id)
     assert freelancer is not None
     if quote.status == t.ACCEPTED:
@@ -429,189 +430,42 @@ def _check_open(session: Session, quote: Quote, now: datetime) -> Freelancer:
     return freelancer
 
 
-def start_acceptance(
-    session: Session,
-    gateway: PaymentGateway,
-    quote: Quote,
-    *,
-    signer_name: str,
-    ip: str,
-    user_agent: str,
-    now: datetime | None = None,
-) -> tuple[QuoteAcceptance, str]:
-    """The client signs the current version; a SetupIntent is opened to save their card.
-
-    Returns the pending acceptance and the SetupIntent's client secret.
-    """
-    now = now or utcnow()
-    _check_open(session, quote, now)
-    version = version_of(session, quote)
-    customer = cards.ensure_customer(
-        session,
-        gateway,
-        freelancer_id=quote.freelancer_id,
-        email=quote.client_email,
-        name=quote.client_name,
-    )
-    setup, secret = cards.start_card_setup(
-        session, gateway, customer=customer, subject=Subject("quote", quote.id)
-    )
-    acceptance = QuoteAcceptance(
-        quote_id=quote.id,
-        freelancer_id=quote.freelancer_id,
-        version_number=version.number,
-        content_sha256=version.content_sha256,
-        signer_name=signer_name.strip(),
-        terms_accepted=True,
-        signed_at=now,
-        ip=ip[:64],
-        user_agent=user_agent[:500],
-        card_setup_id=setup.id,
-        status="pending",
-    )
-    session.add(acceptance)
-    session.flush()
-    events.record(
-        session,
-        subject_type="quote",
-        subject_id=quote.id,
-        action="quote_signed",
-        actor=events.CLIENT,
-        freelancer_id=quote.freelancer_id,
-        data={
-            "acceptance_id": acceptance.id,
-            "signer_name": acceptance.signer_name,
-            "version": version.number,
-            "content_sha256": version.content_sha256,
-            "ip": acceptance.ip,
-            "user_agent": acceptance.user_agent,
-        },
-    )
-    return acceptance, secret
-
-
-@dataclass
-class Confirmation:
-    """What `confirm_acceptance` decided: the deposit payments to execute after the commit."""
-
-    quote_id: int
-    payment_ids: list[int]
-
-
-def confirm_acceptance(
-    session: Session,
-    gateway: PaymentGateway,
-    quote_id: int,
-    *,
-    acceptance_id: int | None,
-    now: datetime | None = None,
-) -> Confirmation:
-    """The card is saved: accept the quote and prepare the deposit charge(s).
-
-    Under the quote's row lock, so two confirmations racing give one
-    acceptance and one deposit: the second sees `accepted` and only reports.
-    The caller commits, then `execute_charges`.
-    """
-    now = now or utcnow()
-    quote = lock(session, Quote, quote_id)
-    assert quote is not None
-    if quote.status == t.ACCEPTED:
-        # A second call (after 3-D Secure, or a double click): nothing new to accept.
-        return Confirmation(quote.id, [])
-    _check_open(session, quote, now)
-    query = select(QuoteAcceptance).where(
-        QuoteAcceptance.quote_id == quote.id, QuoteAcceptance.status == "pending"
-    )
-    if acceptance_id is not None:
-        query = query.where(QuoteAcceptance.id == acceptance_id)
-    acceptance = session.scalar(query.order_by(QuoteAcceptance.id.desc()))
-    if acceptance is None:
-        raise QuoteError(409, "Sign the quote first (or sign again: it has changed).")
-    if acceptance.version_number != quote.current_version:
-        raise QuoteError(409, "The quote changed since you signed it; review it and sign again.")
-    try:
-        setup = cards.complete_card_setup(session, gateway, acceptance.card_setup_id)
-    except NotAllowed as exc:
-        raise QuoteError(409, str(exc), code="card_not_saved") from None
-    acceptance.status = "accepted"
-    acceptance.accepted_at = now
-    quote.acceptance_id = acceptance.id
-    quote.card_setup_id = setup.id
-    t.move_quote(
-        session,
-        quote,
-        t.ACCEPTED,
-        actor=events.CLIENT,
-        action="quote_accepted",
-        data={
-            "acceptance_id": acceptance.id,
-            "signer_name": acceptance.signer_name,
-            "version": acceptance.version_number,
-            "content_sha256": acceptance.content_sha256,
-            "signed_at": acceptance.signed_at.isoformat(),
-            "ip": acceptance.ip,
-            "user_agent": acceptance.user_agent,
-            "card": f"{setup.card_brand} {setup.card_last4}",
-        },
-    )
-    payment_ids = []
-    for milestone in milestones_of(session, quote):
-        if milestone.trigger == t.ON_ACCEPTANCE:
-            payment = prepare_charge(
-                session, quote, milestone, off_session=False, actor=events.CLIENT
-            )
-            payment_ids.append(payment.id)
-    return Confirmation(quote.id, payment_ids)
-
-
-def prepare_charge(
-    session: Session, quote: Quote, milestone: Milestone, *, off_session: bool, actor: str
-) -> Payment:
-    """Move the milestone to `charging` and write its payment row (not yet sent to Stripe)."""
+def saved_card(session: Session, quote: Quote) -> tuple[PaymentCustomer, str]:
+    """The accepted quote's Stripe customer and saved card; `NotAllowed` without one."""
     setup = session.get(CardSetup, quote.card_setup_id) if quote.card_setup_id else None
     if setup is None or not setup.payment_method_id:
         raise NotAllowed(f"quote {quote.id} has no saved card")
     customer = session.get(PaymentCustomer, setup.customer_id)
     assert customer is not None
+    return customer, setup.payment_method_id
+
+
+def milestone_subject(milestone: Milestone) -> Subject:
+    """The ledger subject of a milestone's payments."""
+    return Subject("milestone", milestone.id)
+
+
+def prepare_charge(
+    session: Session, quote: Quote, milestone: Milestone, *, off_session: bool, actor: str
+) -> Payment:
+    """Move the milestone to `charging` and write its payment row (not yet sent to Stripe).
+
+    For the due runner's off-session charges; the client-present deposit goes
+    through `webapp.quotes.checkout`.
+    """
+    customer, payment_method_id = saved_card(session, quote)
     t.move_milestone(session, milestone, t.CHARGING, actor=actor)
     return payments.prepare_payment(
         session,
         customer=customer,
-        subject=Subject("milestone", milestone.id),
+        subject=milestone_subject(milestone),
         purpose="deposit" if milestone.trigger == t.ON_ACCEPTANCE else "milestone",
         amount=Money(milestone.amount_minor, milestone.currency),
-        payment_method_id=setup.payment_method_id,
+        payment_method_id=payment_method_id,
         capture_method="automatic",
         off_session=off_session,
         actor=actor,
     )
-
-
-def execute_charges(
-    session: Session,
-    gateway: PaymentGateway,
-    payment_ids: list[int],
-    *,
-    now: datetime | None = None,
-) -> list[Payment]:
-    """Send prepared (and committed) payments to Stripe; `AlreadyDone` ones are skipped."""
-    done = []
-    for payment_id in payment_ids:
-        try:
-            done.append(payments.execute_payment(session, gateway, payment_id, now=now))
-        except AlreadyDone:
-            continue
-    return done
-
-
-def refresh_deposit(session: Session, gateway: PaymentGateway, quote: Quote) -> None:
-    """After the client's 3-D Secure (or an unknown outcome): ask Stripe where each charge is."""
-    for milestone in milestones_of(session, quote):
-        if milestone.status != t.CHARGING:
-            continue
-        payment = latest_payment(session, milestone)
-        if payment is not None and payment.status in (payments.CREATED, payments.REQUIRES_ACTION):
-            payments.reconcile(session, gateway, payment.id)
 
 
 def latest_payment(session: Session, milestone: Milestone) -> Payment | None:
@@ -632,7 +486,7 @@ def decline_quote(session: Session, quote: Quote, reason: str, now: datetime | N
     from webapp.mail.service import send_email
 
     quote = lock(session, Quote, quote.id) or quote
-    freelancer = _check_open(session, quote, now or utcnow())
+    freelancer = check_open(session, quote, now or utcnow())
     quote.decline_reason = reason
     t.move_quote(session, quote, t.DECLINED, actor=events.CLIENT, data={"reason": reason})
     send_email(

@@ -1,0 +1,201 @@
+"""The client's checkout of a quote: sign, save the card, accept and pay the deposit.
+
+Who commits: `start_acceptance` (the signature and its SetupIntent) only
+flushes, and its view commits — no money moves there. `confirm` is the use
+case that moves money, and it COMMITS, as `billing.checkout` does: the
+acceptance together with the first deposit's payment row, then Stripe's
+answer. Its view only reads what it left. Later milestones are charged off
+session by the due runner (`webapp.quotes.due`), not here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import cards, checkout, events, payments
+from billing.db import utcnow
+from billing.errors import GatewayError, NotAllowed
+from billing.gateway.port import PaymentGateway
+from billing.locking import lock
+from billing.money import Money
+from billing.payments import Subject
+from webapp.quotes import service
+from webapp.quotes import transitions as t
+from webapp.quotes.models import Milestone, Quote, QuoteAcceptance
+
+# A deposit payment in these states is resumed, never started again.
+UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
+
+
+def start_acceptance(
+    session: Session,
+    gateway: PaymentGateway,
+    quote: Quote,
+    *,
+    signer_name: str,
+    ip: str,
+    user_agent: str,
+    now: datetime | None = None,
+) -> tuple[QuoteAcceptance, str]:
+    """The client signs the current version; a SetupIntent is opened to save their card.
+
+    Returns the pending acceptance and the SetupIntent's client secret; flushes.
+    """
+    now = now or utcnow()
+    service.check_open(session, quote, now)
+    version = service.version_of(session, quote)
+    customer = cards.ensure_customer(
+        session,
+        gateway,
+        freelancer_id=quote.freelancer_id,
+        email=quote.client_email,
+        name=quote.client_name,
+    )
+    setup, secret = cards.start_card_setup(
+        session, gateway, customer=customer, subject=Subject("quote", quote.id)
+    )
+    acceptance = QuoteAcceptance(
+        quote_id=quote.id,
+        freelancer_id=quote.freelancer_id,
+        version_number=version.number,
+        content_sha256=version.content_sha256,
+        signer_name=signer_name.strip(),
+        terms_accepted=True,
+        signed_at=now,
+        ip=ip[:64],
+        user_agent=user_agent[:500],
+        card_setup_id=setup.id,
+        status="pending",
+    )
+    session.add(acceptance)
+    session.flush()
+    events.record(
+        session,
+        subject_type="quote",
+        subject_id=quote.id,
+        action="quote_signed",
+        actor=events.CLIENT,
+        freelancer_id=quote.freelancer_id,
+        data={
+            "acceptance_id": acceptance.id,
+            "signer_name": acceptance.signer_name,
+            "version": version.number,
+            "content_sha256": version.content_sha256,
+            "ip": acceptance.ip,
+            "user_agent": acceptance.user_agent,
+        },
+    )
+    return acceptance, secret
+
+
+def confirm(
+    session: Session,
+    gateway: PaymentGateway,
+    quote_id: int,
+    *,
+    acceptance_id: int | None,
+    now: datetime | None = None,
+) -> checkout.NeedsAction | None:
+    """The card is saved: accept the quote and pay its deposit(s); commits.
+
+    Returns the 3-D Secure the page must complete (then call again), or None.
+    Under the quote's row lock, so two confirmations racing give one
+    acceptance and one deposit: the second sees `accepted` and only resumes
+    the deposit under way. A deposit whose Stripe answer was lost is left in
+    doubt (the milestone stays `charging`): calling again, or the sweep,
+    finds out what Stripe did.
+    """
+    now = now or utcnow()
+    quote = lock(session, Quote, quote_id)
+    assert quote is not None
+    if quote.status != t.ACCEPTED:
+        _accept(session, gateway, quote, acceptance_id, now)
+    deposits = [m.id for m in service.milestones_of(session, quote) if m.trigger == t.ON_ACCEPTANCE]
+    action = None
+    for milestone_id in deposits:
+        try:
+            outcome = _pay_deposit(session, gateway, quote, milestone_id, now)
+        except GatewayError:
+            session.rollback()
+            continue
+        if action is None and isinstance(outcome, checkout.NeedsAction):
+            action = outcome
+    session.commit()
+    return action
+
+
+def _accept(
+    session: Session,
+    gateway: PaymentGateway,
+    quote: Quote,
+    acceptance_id: int | None,
+    now: datetime,
+) -> None:
+    """Check the signature and the saved card, and move the quote to `accepted` (flushed)."""
+    service.check_open(session, quote, now)
+    query = select(QuoteAcceptance).where(
+        QuoteAcceptance.quote_id == quote.id, QuoteAcceptance.status == "pending"
+    )
+    if acceptance_id is not None:
+        query = query.where(QuoteAcceptance.id == acceptance_id)
+    acceptance = session.scalar(query.order_by(QuoteAcceptance.id.desc()))
+    if acceptance is None:
+        raise service.QuoteError(409, "Sign the quote first (or sign again: it has changed).")
+    if acceptance.version_number != quote.current_version:
+        raise service.QuoteError(
+            409, "The quote changed since you signed it; review it and sign again."
+        )
+    try:
+        setup = cards.complete_card_setup(session, gateway, acceptance.card_setup_id)
+    except NotAllowed as exc:
+        raise service.QuoteError(409, str(exc), code="card_not_saved") from None
+    acceptance.status = "accepted"
+    acceptance.accepted_at = now
+    quote.acceptance_id = acceptance.id
+    quote.card_setup_id = setup.id
+    t.move_quote(
+        session,
+        quote,
+        t.ACCEPTED,
+        actor=events.CLIENT,
+        action="quote_accepted",
+        data={
+            "acceptance_id": acceptance.id,
+            "signer_name": acceptance.signer_name,
+            "version": acceptance.version_number,
+            "content_sha256": acceptance.content_sha256,
+            "signed_at": acceptance.signed_at.isoformat(),
+            "ip": acceptance.ip,
+            "user_agent": acceptance.user_agent,
+            "card": f"{setup.card_brand} {setup.card_last4}",
+        },
+    )
+
+
+def _pay_deposit(
+    session: Session, gateway: PaymentGateway, quote: Quote, milestone_id: int, now: datetime
+) -> checkout.Outcome | None:
+    """Start the deposit's checkout, or resume the one under way; None when nothing is left."""
+    milestone = lock(session, Milestone, milestone_id)
+    assert milestone is not None
+    if milestone.status == t.PENDING:
+        customer, payment_method_id = service.saved_card(session, quote)
+        t.move_milestone(session, milestone, t.CHARGING, actor=events.CLIENT)
+        return checkout.start(
+            session,
+            gateway,
+            customer=customer,
+            subject=service.milestone_subject(milestone),
+            purpose="deposit",
+            amount=Money(milestone.amount_minor, milestone.currency),
+            payment_method_id=payment_method_id,
+            capture_method="automatic",
+            now=now,
+        )
+    payment = service.latest_payment(session, milestone)
+    if milestone.status == t.CHARGING and payment is not None and payment.status in UNFINISHED:
+        return checkout.resume(session, gateway, payment.id, now=now)
+    return None
