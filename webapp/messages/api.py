@@ -274,12 +274,9 @@ def ask_message(slug: str):
 def confirm_message(question_id: int):
     data = MessageTokenSchema().load(json_body())
     question = service.thread_question(db.session, question_id, data["token"])
-    gw = gateway(question.freelancer_id)
-    # The payment row is committed before Stripe is called (crash safety).
-    service.prepare_hold(db.session, gw, question.id)
-    db.session.commit()
-    outcome = service.place_hold(db.session, gw, question.id, now=utcnow())
-    db.session.commit()
+    outcome = service.confirm_hold(
+        db.session, gateway(question.freelancer_id), question.id, now=utcnow()
+    )
     body = {"status": outcome.status}
     for key in ("payment_intent_client_secret", "setup_intent_client_secret", "reason"):
         if getattr(outcome, key):

@@ -1,10 +1,11 @@
 """Paid-message operations: ask, place the hold, answer (capture), decline, expire, follow up.
 
-Functions flush, never commit; the route (or the due runner) commits. The money
-moves only through `billing.cards` and `billing.payments`: the same hold and
-capture mechanics as the sessions, with the question row locked around every
-gateway call so an answer submitted twice, or by two workers at once, captures
-once.
+Functions flush, never commit; the route (or the due runner) commits — except
+`confirm_hold`, the client's checkout, which commits itself as `billing.checkout`
+does (its view only answers). The money moves only through `billing.cards`,
+`billing.checkout` and `billing.payments`: the same hold and capture mechanics
+as the sessions, with the question row locked around every gateway call so an
+answer submitted twice, or by two workers at once, captures once.
 
 Capture failure (issue 5, option a): the answer is saved but NOT sent; the
 question becomes `capture_failed`, the freelancer is told (API 409 + e-mail +
@@ -25,7 +26,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import cards, events, outcomes, payments
+from billing import cards, checkout, events, outcomes, payments
 from billing.db import utcnow
 from billing.errors import AlreadyDone, BillingError, GatewayError, NotAllowed
 from billing.gateway.port import PaymentGateway
@@ -66,6 +67,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     DECLINED: frozenset(),
 }
 OPEN = (AWAITING_ANSWER, CAPTURE_FAILED)
+# A hold in these states is resumed, never placed again.
+UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
 
 
 class NotFound(Exception):
@@ -272,74 +275,85 @@ def thread(session: Session, root: Question) -> list[Question]:
     return [root] + ([follow] if follow else [])
 
 
-def prepare_hold(session: Session, gateway: PaymentGateway, question_id: int) -> Payment | None:
-    """Read the saved card and write the hold's payment row; the caller commits next.
+def confirm_hold(
+    session: Session, gateway: PaymentGateway, question_id: int, *, now: datetime
+) -> HoldOutcome:
+    """After the browser saved the card: place the hold, or resume the one under way; commits.
 
-    None when nothing is left to prepare (already held). `NotAllowed` if the
-    card is not saved yet.
+    The hold is a `billing.checkout` with the client on the page: authenticated
+    now (3-D Secure if asked), captured only when the answer is sent. A hold
+    already prepared or waiting for 3-D Secure is resumed, never placed twice.
+    `NotAllowed` if the card is not saved yet.
     """
     question = _locked(session, question_id)
     if question.status != PENDING_PAYMENT:
-        return None
-    if question.payment_id is not None:
-        return session.get(Payment, question.payment_id)
+        session.commit()
+        return HoldOutcome(status=question.status)
+    payment = session.get(Payment, question.payment_id) if question.payment_id else None
+    if payment is None:
+        outcome = _start_hold(session, gateway, question, now=now)
+    elif payment.status in UNFINISHED:
+        outcome = checkout.resume(session, gateway, payment.id, now=now)
+    else:
+        # Settled while the client was away (a webhook, the sweep): its answer stands.
+        outcome = checkout.outcome(gateway, payment)
+    question = _locked(session, question_id)
+    # The outcome subscriber below has moved the question on an authorisation.
+    if question.status != PENDING_PAYMENT:
+        session.commit()
+        return HoldOutcome(status=question.status)
+    match outcome:
+        case checkout.NeedsAction(client_secret=secret):
+            session.commit()
+            return HoldOutcome(status="requires_action", payment_intent_client_secret=secret)
+        case checkout.Failed(payment_id=payment_id):
+            return _hold_failed(session, gateway, question, payment_id)
+    session.commit()
+    return HoldOutcome(status="processing")
+
+
+def _start_hold(
+    session: Session, gateway: PaymentGateway, question: Question, *, now: datetime
+) -> checkout.Outcome:
     assert question.card_setup_id is not None
     setup = cards.complete_card_setup(session, gateway, question.card_setup_id)
-    customer_id = setup.customer_id
-    from billing.models import PaymentCustomer
+    assert setup.payment_method_id
 
-    customer = session.get(PaymentCustomer, customer_id)
-    assert customer is not None and setup.payment_method_id
-    payment = payments.prepare_payment(
+    def link(payment: Payment) -> None:
+        question.payment_id = payment.id
+
+    return checkout.start(
         session,
-        customer=customer,
+        gateway,
+        customer=_customer(session, setup.customer_id),
         subject=payments.Subject(SUBJECT, question.id),
         purpose=PURPOSE,
         amount=Money(question.amount_minor, question.currency),
         payment_method_id=setup.payment_method_id,
-        # A hold while the client is on the page: authenticated now (3-D
-        # Secure if asked), captured only when the answer is sent.
         capture_method="manual",
-        off_session=False,
-        actor=events.CLIENT,
+        link=link,
+        now=now,
     )
-    question.payment_id = payment.id
-    session.flush()
-    return payment
 
 
-def place_hold(
-    session: Session, gateway: PaymentGateway, question_id: int, *, now: datetime
+def _hold_failed(
+    session: Session, gateway: PaymentGateway, question: Question, payment_id: int
 ) -> HoldOutcome:
-    """Send the prepared hold to Stripe (or refresh it after 3-D Secure) and say what's next."""
+    """A declined card: a new SetupIntent, so the client may try another on the same question."""
+    payment = session.get(Payment, payment_id)
+    assert payment is not None
+    reason = payment.failure_message or str(_l("The card was declined."))
+    question_id = question.id
+    setup, secret = cards.start_card_setup(
+        session,
+        gateway,
+        customer=_customer(session, payment.customer_id),
+        subject=payments.Subject(SUBJECT, question_id),
+    )
+    # The new card form and the end of the failed hold, in one commit: a
+    # confirm racing this one sees either the failed hold or the new form.
     question = _locked(session, question_id)
-    if question.status != PENDING_PAYMENT:
-        return HoldOutcome(status=question.status)
-    payment = session.get(Payment, question.payment_id) if question.payment_id else None
-    if payment is None:
-        raise NotAllowed("save the card first")
-    if payment.status == payments.CREATED:
-        # Another request already sent it: its outcome is on the row now.
-        with contextlib.suppress(AlreadyDone):
-            payments.execute_payment(session, gateway, payment.id, now=now)
-    elif payment.status in (payments.REQUIRES_ACTION, payments.PROCESSING):
-        payments.reconcile(session, gateway, payment.id, now=now)
-    # The outcome subscriber below has moved the question on an authorisation.
-    if question.status != PENDING_PAYMENT:
-        return HoldOutcome(status=question.status)
-    if payment.status == payments.REQUIRES_ACTION:
-        assert payment.stripe_payment_intent_id
-        secret = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id).client_secret
-        return HoldOutcome(status="requires_action", payment_intent_client_secret=secret)
-    if payment.status in (payments.FAILED, payments.CANCELED):
-        # A declined card: the client may try another one on the same question.
-        reason = payment.failure_message or str(_l("The card was declined."))
-        setup, secret = cards.start_card_setup(
-            session,
-            gateway,
-            customer=_customer(session, payment.customer_id),
-            subject=payments.Subject(SUBJECT, question.id),
-        )
+    if question.payment_id == payment.id:
         question.card_setup_id = setup.id
         question.payment_id = None
         record(
@@ -349,8 +363,8 @@ def place_hold(
             actor=events.CLIENT,
             data={"payment_id": payment.id, "failure_code": payment.failure_code},
         )
-        return HoldOutcome(status="failed", setup_intent_client_secret=secret, reason=reason)
-    return HoldOutcome(status="processing")
+    session.commit()
+    return HoldOutcome(status="failed", setup_intent_client_secret=secret, reason=reason)
 
 
 def _lock_question(session: Session, subject_id: str) -> None:
