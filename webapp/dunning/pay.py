@@ -3,7 +3,11 @@
 The flow that works on the fake server and real Stripe alike: the page
 confirms a SetupIntent, then the server charges the saved card on-session;
 if the bank wants 3-D Secure the page completes it and calls confirm again,
-which then only reads the PaymentIntent's outcome.
+which then only resumes the payment under way (`billing.checkout.resume`).
+
+Who commits: `confirm` and `retry_saved_card` are the use cases and commit
+(through `billing.checkout`); their views in `webapp.dunning.api` only answer.
+`setup_secret` flushes and its view commits (a SetupIntent moves no money).
 """
 
 from __future__ import annotations
@@ -13,16 +17,19 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from billing import cards, events, payments
+from billing import cards, checkout, events, payments
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
-from billing.errors import AlreadyDone, NotAllowed
+from billing.errors import NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.locking import lock
 from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
 from billing.payments import Subject
 from webapp.dunning import service
+
+# A link payment in these states is resumed, never made again.
+UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +70,35 @@ def setup_secret(session: Session, gateway: PaymentGateway, case: DunningCase) -
     return secret
 
 
-def _answer(gateway: PaymentGateway, payment: Payment) -> Confirmation:
-    if payment.status == payments.SUCCEEDED:
-        return Confirmation("paid")
-    if payment.status == payments.REQUIRES_ACTION and payment.stripe_payment_intent_id:
-        secret = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id).client_secret
-        return Confirmation("requires_action", secret)
+def _answer(outcome: checkout.Outcome) -> Confirmation:
+    match outcome:
+        case checkout.Paid():
+            return Confirmation("paid")
+        case checkout.NeedsAction(client_secret=secret):
+            return Confirmation("requires_action", secret)
+    # Declined, or an answer still on its way: the page offers another card.
     return Confirmation("failed")
+
+
+def _resume_or_open(
+    session: Session, gateway: PaymentGateway, case_id: int, *, now: datetime
+) -> tuple[DunningCase, Confirmation | None]:
+    """The case, locked; and the answer when there is nothing new to charge.
+
+    Paid already, or a link payment still under way (3-D Secure, processing,
+    an answer lost): that payment is resumed, never made a second time.
+    """
+    case = lock(session, DunningCase, case_id)
+    assert case is not None
+    if case.status == engine.PAID:
+        session.commit()
+        return case, Confirmation("paid")
+    if case.status in engine.CLOSED:
+        raise NotAllowed("this case is closed; nothing is due through this link")
+    pending = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
+    if pending is not None and pending.status in UNFINISHED:
+        return case, _answer(checkout.resume(session, gateway, pending.id, now=now))
+    return case, None
 
 
 def confirm(
@@ -77,32 +106,20 @@ def confirm(
 ) -> Confirmation:
     """Charge the newly saved card for what is due, or read the outcome after 3-D Secure.
 
-    Commits: the payment row before calling Stripe (ledger rule), then the outcome.
+    Commits, through `billing.checkout` (the payment row before Stripe is called,
+    then its answer).
     """
-    case = lock(session, DunningCase, case_id)
-    assert case is not None
-    if case.status == engine.PAID:
-        session.commit()
-        return Confirmation("paid")
-    if case.status in engine.CLOSED:
-        raise NotAllowed("this case is closed; nothing is due through this link")
-    pending = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
-    if pending is not None and pending.status in (
-        payments.REQUIRES_ACTION,
-        payments.PROCESSING,
-        payments.CREATED,
-    ):
-        payments.reconcile(session, gateway, pending.id, now=now)
-        session.commit()
-        return _answer(gateway, pending)
+    case, answer = _resume_or_open(session, gateway, case_id, now=now)
+    if answer is not None:
+        return answer
     if case.card_setup_id is None:
         raise NotAllowed("save a card first")
     setup = cards.complete_card_setup(session, gateway, case.card_setup_id)
-    used = pending is not None and pending.payment_method_id == setup.payment_method_id
-    if used:
+    last = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
+    if last is not None and last.payment_method_id == setup.payment_method_id:
         raise NotAllowed("this card was already tried; save another card")
     customer = session.get(PaymentCustomer, setup.customer_id)
-    assert customer is not None
+    assert customer is not None and setup.payment_method_id
     return _charge(session, gateway, case, customer, setup.payment_method_id, now=now)
 
 
@@ -111,27 +128,14 @@ def retry_saved_card(
 ) -> Confirmation:
     """The client asks to try the card already on file again (funds added, bank called).
 
-    Refused after a hard decline (a lost or stolen card must not be retried)
-    and while an attempt is still under way. Commits like `confirm`.
+    Refused after a hard decline (a lost or stolen card must not be retried);
+    an attempt still under way is resumed instead. Commits like `confirm`.
     """
-    case = lock(session, DunningCase, case_id)
-    assert case is not None
-    if case.status == engine.PAID:
-        session.commit()
-        return Confirmation("paid")
-    if case.status in engine.CLOSED:
-        raise NotAllowed("this case is closed; nothing is due through this link")
+    case, answer = _resume_or_open(session, gateway, case_id, now=now)
+    if answer is not None:
+        return answer
     if case.hard_decline or not case.payment_method_id or case.customer_id is None:
         raise NotAllowed("the card on file cannot be charged again; save another card")
-    pending = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
-    if pending is not None and pending.status in (
-        payments.REQUIRES_ACTION,
-        payments.PROCESSING,
-        payments.CREATED,
-    ):
-        payments.reconcile(session, gateway, pending.id, now=now)
-        session.commit()
-        return _answer(gateway, pending)
     customer = session.get(PaymentCustomer, case.customer_id)
     assert customer is not None
     return _charge(session, gateway, case, customer, case.payment_method_id, now=now)
@@ -146,28 +150,28 @@ def _charge(
     *,
     now: datetime,
 ) -> Confirmation:
-    """Charge what is due with the client present (3-D Secure possible): the ledger's
-    prepare → commit → execute."""
-    due = service.amount_due(session, case)
-    payment = payments.prepare_payment(
+    """Charge what is due with the client present (3-D Secure possible); commits."""
+
+    def link(payment: Payment) -> None:
+        case.link_payment_id = payment.id
+        engine.record(
+            session,
+            case,
+            "dunning_client_paying",
+            actor=events.CLIENT,
+            data={"payment_id": payment.id},
+        )
+
+    outcome = checkout.start(
         session,
+        gateway,
         customer=customer,
         subject=Subject(case.subject_type, case.subject_id),
         purpose=service.LINK_PURPOSE,
-        amount=Money(due, case.currency),
+        amount=Money(service.amount_due(session, case), case.currency),
         payment_method_id=payment_method_id,
         capture_method="automatic",
-        off_session=False,
-        actor=events.CLIENT,
+        link=link,
+        now=now,
     )
-    case.link_payment_id = payment.id
-    engine.record(
-        session, case, "dunning_client_paying", actor=events.CLIENT, data={"payment_id": payment.id}
-    )
-    session.commit()
-    try:
-        payments.execute_payment(session, gateway, payment.id, now=now)
-    except AlreadyDone:
-        session.rollback()
-    session.commit()
-    return _answer(gateway, session.get(Payment, payment.id))
+    return _answer(outcome)

@@ -1,6 +1,7 @@
 """The client's "fix my payment" page (`/pay/<token>`), with the dispute and
 promise-to-pay forms. Card entry and 3-D Secure run in `static/js/pay.js`
-against the public JSON API."""
+against the public JSON API, whose payment use cases (`webapp.dunning.pay`)
+commit themselves; these views commit only the pauses they record."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from billing.errors import AlreadyDone, NotAllowed
 from billing.locking import lock
 from webapp.accounts.models import Freelancer
 from webapp.dunning import service
+from webapp.dunning.reasons import reason_text
 from webapp.dunning.schemas import DisputeSchema, PromiseSchema
 from webapp.extensions import db, limiter
 
@@ -60,17 +62,6 @@ def _case(token: str) -> DunningCase:
     if case is None:
         abort(404)
     return case
-
-
-def reason_text(reason: str) -> str:
-    """Why the payment failed, in the client's words."""
-    texts = {
-        "insufficient_funds": _("Your bank reported insufficient funds."),
-        "expired_card": _("The saved card has expired."),
-        "authentication_required": _("Your bank asked you to confirm the payment (3-D Secure)."),
-        "overdue": _("The invoice is past its due date."),
-    }
-    return texts.get(reason, _("Your bank declined the payment."))
 
 
 def _page(token: str, case: DunningCase, errors: dict | None = None, status: int = 200):

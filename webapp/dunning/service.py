@@ -599,7 +599,7 @@ def send_step_email(
                 "data_b64": base64.b64encode(pdf).decode(),
             }
         )
-    from webapp.dunning.public_routes import reason_text
+    from webapp.dunning.reasons import reason_text
 
     with force_locale(case.locale):
         signed = signature(freelancer, config)
