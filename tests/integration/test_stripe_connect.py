@@ -120,3 +120,92 @@ def test_key_rotation_reencrypts_with_the_new_key(app, client, make_freelancer, 
         client.get("/api/v1/stripe-account", headers=freelancer["headers"]).get_json()["connected"]
         is True
     )
+
+
+def test_gateway_records_the_account_of_its_credentials(app, client, make_freelancer):
+    from webapp.stripe_connect import credentials, gateway
+
+    alice, bob = make_freelancer(), make_freelancer()
+    client.put("/api/v1/stripe-account", headers=alice["headers"], json=KEYS)
+    with app.app_context():
+        assert gateway(alice["id"]).account_ref == credentials(alice["id"]).account_ref
+        assert gateway(bob["id"]).account_ref == credentials(bob["id"]).account_ref
+        assert credentials(alice["id"]).account_ref.startswith("account:")
+        assert credentials(bob["id"]).account_ref.startswith("instance:")
+
+
+def open_payment(db_session, freelancer_id, ref, status="requires_action"):
+    """An unfinished payment row on the account `ref` (committed)."""
+    from billing.models import Payment, PaymentCustomer
+
+    customer = PaymentCustomer(
+        freelancer_id=freelancer_id, email="c@example.test", name="C", stripe_account=ref
+    )
+    db_session.add(customer)
+    db_session.flush()
+    db_session.add(
+        Payment(
+            freelancer_id=freelancer_id,
+            customer_id=customer.id,
+            subject_type="test",
+            subject_id="1",
+            purpose="hold",
+            amount_minor=50_00,
+            currency="eur",
+            capture_method="manual",
+            payment_method_id="pm_card_visa",
+            status=status,
+            stripe_account=ref,
+            idempotency_key=f"test:in-flight:{status}:{ref}",
+        )
+    )
+    db_session.commit()
+
+
+def test_keys_are_refused_with_money_in_flight_and_kept(app, client, make_freelancer, db_session):
+    """The API shape with a stub gateway; tests/integration/test_stripe_connect_in_flight.py
+    does the same against localstripe."""
+    from webapp.stripe_connect import credentials
+
+    freelancer = make_freelancer()
+    client.put("/api/v1/stripe-account", headers=freelancer["headers"], json=KEYS)
+    with app.app_context():
+        ref = credentials(freelancer["id"]).account_ref
+    open_payment(db_session, freelancer["id"], ref)
+    token = db_session.scalar(select(StripeAccount.webhook_token))
+    other = {**KEYS, "secret_key": "sk_test_anotherAccount5678"}
+    answer = client.put("/api/v1/stripe-account", headers=freelancer["headers"], json=other)
+    assert answer.status_code == 409
+    error = answer.get_json()["error"]
+    assert error["code"] == "money_in_flight"
+    assert "1 payment awaiting 3-D Secure is still open" in error["message"]
+    assert error["fields"]["in_flight"]["requires_action"]["count"] == 1
+    db_session.expire_all()
+    row = db_session.scalar(select(StripeAccount))
+    assert row.secret_key_last4 == "1234" and row.webhook_token == token
+    assert client.delete("/api/v1/stripe-account", headers=freelancer["headers"]).status_code == 409
+    # the same key again (a new webhook secret) is fine
+    same = {**KEYS, "webhook_secret": "whsec_rolledSecret1234"}
+    assert (
+        client.put("/api/v1/stripe-account", headers=freelancer["headers"], json=same).status_code
+        == 200
+    )
+
+
+def test_undecryptable_keys_still_refuse_a_change_with_money_in_flight(
+    app, client, make_freelancer, db_session
+):
+    from webapp.stripe_connect import credentials
+
+    freelancer = make_freelancer()
+    client.put("/api/v1/stripe-account", headers=freelancer["headers"], json=KEYS)
+    with app.app_context():
+        ref = credentials(freelancer["id"]).account_ref
+    open_payment(db_session, freelancer["id"], ref, status="authorized")
+    # the key that encrypted the stored secret is gone
+    app.config["ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    other = {**KEYS, "secret_key": "sk_test_anotherAccount5678"}
+    answer = client.put("/api/v1/stripe-account", headers=freelancer["headers"], json=other)
+    assert answer.status_code == 409
+    assert answer.get_json()["error"]["fields"]["in_flight"]["authorized"]["count"] == 1
+    assert client.delete("/api/v1/stripe-account", headers=freelancer["headers"]).status_code == 409

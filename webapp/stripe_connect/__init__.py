@@ -39,7 +39,9 @@ def gateway_for(creds: StripeCredentials) -> PaymentGateway:
     """The gateway for these keys; tests may swap in `app.config["GATEWAY_FACTORY"]`."""
     factory = current_app.config.get("GATEWAY_FACTORY")
     if factory is not None:
-        return factory(creds)
+        gateway = factory(creds)
+        gateway.account_ref = creds.account_ref
+        return gateway
     from billing.gateway.ratelimit import limiter_for, storage_url
     from billing.gateway.stripe_adapter import StripeGateway
 
@@ -51,7 +53,9 @@ def gateway_for(creds: StripeCredentials) -> PaymentGateway:
         requests_per_second=cfg.get("STRIPE_REQUESTS_PER_SECOND"),
         storage=storage_url(cfg.get("HUEY_URL")),
     )
-    return StripeGateway(creds.secret_key, api_base=creds.api_base, rate_limiter=limiter)
+    gateway = StripeGateway(creds.secret_key, api_base=creds.api_base, rate_limiter=limiter)
+    gateway.account_ref = creds.account_ref
+    return gateway
 
 
 def gateway(freelancer_id: int) -> PaymentGateway:

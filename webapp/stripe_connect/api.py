@@ -24,6 +24,13 @@ _STATUS = {
 }
 
 
+def _refuse_in_flight(exc: service.MoneyInFlight) -> ApiError:
+    db.session.rollback()
+    return ApiError(
+        409, exc.describe(), code="money_in_flight", fields={"in_flight": exc.details()}
+    )
+
+
 class StripeKeysSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -42,7 +49,8 @@ def get_stripe_account():
 
 @bp.put("/stripe-account")
 @documented(
-    "Connect or replace your own Stripe keys (stored encrypted)",
+    "Connect or replace your own Stripe keys (stored encrypted); "
+    "409 money_in_flight while payments on the current account are unfinished",
     body=StripeKeysSchema,
     response=_STATUS,
 )
@@ -55,15 +63,24 @@ def put_stripe_account():
     except service.ConnectionRefused as exc:
         db.session.rollback()
         raise ApiError(422, "These Stripe keys cannot be used.", fields=exc.fields) from None
+    except service.MoneyInFlight as exc:
+        raise _refuse_in_flight(exc) from None
     db.session.commit()
     return jsonify(service.connection_status(freelancer.id))
 
 
 @bp.delete("/stripe-account")
-@documented("Disconnect: payments use the instance's keys again", response=_STATUS)
+@documented(
+    "Disconnect: payments use the instance's keys again; "
+    "409 money_in_flight while payments on the current account are unfinished",
+    response=_STATUS,
+)
 @token_required
 def delete_stripe_account():
     freelancer = current_freelancer()
-    service.disconnect(freelancer.id)
+    try:
+        service.disconnect(freelancer.id)
+    except service.MoneyInFlight as exc:
+        raise _refuse_in_flight(exc) from None
     db.session.commit()
     return jsonify(service.connection_status(freelancer.id))
