@@ -286,3 +286,26 @@ def test_offering_form_takes_prices_as_people_type_them(client, seller):
     assert 'value="90.50"' in page
     listing = client.get("/sessions/offerings").get_data(as_text=True)
     assert "90,50" in listing or "90.50" in listing
+
+
+@pytest.mark.parametrize("policy, status", [("prepay", "succeeded"), ("hold", "requires_capture")])
+def test_confirm_after_a_lost_answer_resumes_the_payment_never_a_second_one(
+    client, db_session, gateway, seller, policy, status
+):
+    # given a booking whose first confirm made the payment at Stripe, the answer lost
+    gateway.honour_idempotency = False  # a second create would be a second charge
+    offering = seller["offering"](payment_policy=policy)
+    created = book(client, seller, offering, slot_in(1))
+    body = created.get_json()
+    save_card(db_session, gateway, body["booking_id"])
+    gateway.timeout_after_success("create_payment_intent")
+    url = f"/api/v1/public/bookings/{body['booking_id']}/confirm"
+    first = client.post(url, json={"manage_token": body["manage_token"]})
+    assert first.status_code == 503, first.get_json()
+    # when the client confirms again
+    again = client.post(url, json={"manage_token": body["manage_token"]})
+    # then the booking is confirmed on the one PaymentIntent Stripe made
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json() == {"status": "confirmed"}
+    intents = list(gateway.payment_intents.values())
+    assert [(i.status, i.amount.amount_minor) for i in intents] == [(status, 10_000)]
