@@ -15,7 +15,7 @@ from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db, limiter
-from webapp.messages import attachments, service
+from webapp.messages import attachments, checkout, service
 from webapp.messages.models import Attachment, Question
 from webapp.messages.schemas import (
     MessageAnswerSchema,
@@ -274,7 +274,7 @@ def ask_message(slug: str):
 def confirm_message(question_id: int):
     data = MessageTokenSchema().load(json_body())
     question = service.thread_question(db.session, question_id, data["token"])
-    outcome = service.confirm_hold(
+    outcome = checkout.confirm_hold(
         db.session, gateway(question.freelancer_id), question.id, now=utcnow()
     )
     body = {"status": outcome.status}

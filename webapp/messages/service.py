@@ -1,8 +1,8 @@
-"""Paid-message operations: ask, place the hold, answer (capture), decline, expire, follow up.
+"""Paid-message operations: ask, answer (capture), decline, expire, follow up.
 
-Functions flush, never commit; the route (or the due runner) commits — except
-`confirm_hold`, the client's checkout, which commits itself as `billing.checkout`
-does (its view only answers). The money moves only through `billing.cards`,
+Functions flush, never commit; the route (or the due runner) commits. The
+client's hold is placed by `webapp.messages.checkout` (which commits, as
+`billing.checkout` does). The money moves only through `billing.cards`,
 `billing.checkout` and `billing.payments`: the same hold and capture mechanics
 as the sessions, with the question row locked around every gateway call so an
 answer submitted twice, or by two workers at once, captures once.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import cards, checkout, events, outcomes, payments
+from billing import cards, events, outcomes, payments
 from billing.db import utcnow
 from billing.errors import AlreadyDone, BillingError, GatewayError, NotAllowed
 from billing.gateway.port import PaymentGateway
@@ -67,8 +66,6 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     DECLINED: frozenset(),
 }
 OPEN = (AWAITING_ANSWER, CAPTURE_FAILED)
-# A hold in these states is resumed, never placed again.
-UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
 
 
 class NotFound(Exception):
@@ -77,16 +74,6 @@ class NotFound(Exception):
 
 class DeadlinePassed(NotAllowed):
     """The promised delay is over: the hold is (being) released, answering is closed."""
-
-
-@dataclass(frozen=True, slots=True)
-class HoldOutcome:
-    """What the client's page does next after confirming."""
-
-    status: str  # awaiting_answer | requires_action | failed
-    payment_intent_client_secret: str | None = None
-    setup_intent_client_secret: str | None = None
-    reason: str | None = None
 
 
 def move(
@@ -273,98 +260,6 @@ def thread(session: Session, root: Question) -> list[Question]:
     """The paid question and its follow-up, oldest first."""
     follow = session.scalar(select(Question).where(Question.follow_up_of_id == root.id))
     return [root] + ([follow] if follow else [])
-
-
-def confirm_hold(
-    session: Session, gateway: PaymentGateway, question_id: int, *, now: datetime
-) -> HoldOutcome:
-    """After the browser saved the card: place the hold, or resume the one under way; commits.
-
-    The hold is a `billing.checkout` with the client on the page: authenticated
-    now (3-D Secure if asked), captured only when the answer is sent. A hold
-    already prepared or waiting for 3-D Secure is resumed, never placed twice.
-    `NotAllowed` if the card is not saved yet.
-    """
-    question = _locked(session, question_id)
-    if question.status != PENDING_PAYMENT:
-        session.commit()
-        return HoldOutcome(status=question.status)
-    payment = session.get(Payment, question.payment_id) if question.payment_id else None
-    if payment is None:
-        outcome = _start_hold(session, gateway, question, now=now)
-    elif payment.status in UNFINISHED:
-        outcome = checkout.resume(session, gateway, payment.id, now=now)
-    else:
-        # Settled while the client was away (a webhook, the sweep): its answer stands.
-        outcome = checkout.outcome(gateway, payment)
-    question = _locked(session, question_id)
-    # The outcome subscriber below has moved the question on an authorisation.
-    if question.status != PENDING_PAYMENT:
-        session.commit()
-        return HoldOutcome(status=question.status)
-    match outcome:
-        case checkout.NeedsAction(client_secret=secret):
-            session.commit()
-            return HoldOutcome(status="requires_action", payment_intent_client_secret=secret)
-        case checkout.Failed(payment_id=payment_id):
-            return _hold_failed(session, gateway, question, payment_id)
-    session.commit()
-    return HoldOutcome(status="processing")
-
-
-def _start_hold(
-    session: Session, gateway: PaymentGateway, question: Question, *, now: datetime
-) -> checkout.Outcome:
-    assert question.card_setup_id is not None
-    setup = cards.complete_card_setup(session, gateway, question.card_setup_id)
-    assert setup.payment_method_id
-
-    def link(payment: Payment) -> None:
-        question.payment_id = payment.id
-
-    return checkout.start(
-        session,
-        gateway,
-        customer=_customer(session, setup.customer_id),
-        subject=payments.Subject(SUBJECT, question.id),
-        purpose=PURPOSE,
-        amount=Money(question.amount_minor, question.currency),
-        payment_method_id=setup.payment_method_id,
-        capture_method="manual",
-        link=link,
-        now=now,
-    )
-
-
-def _hold_failed(
-    session: Session, gateway: PaymentGateway, question: Question, payment_id: int
-) -> HoldOutcome:
-    """A declined card: a new SetupIntent, so the client may try another on the same question."""
-    payment = session.get(Payment, payment_id)
-    assert payment is not None
-    reason = payment.failure_message or str(_l("The card was declined."))
-    question_id = question.id
-    setup, secret = cards.start_card_setup(
-        session,
-        gateway,
-        customer=_customer(session, payment.customer_id),
-        subject=payments.Subject(SUBJECT, question_id),
-    )
-    # The new card form and the end of the failed hold, in one commit: a
-    # confirm racing this one sees either the failed hold or the new form.
-    question = _locked(session, question_id)
-    if question.payment_id == payment.id:
-        question.card_setup_id = setup.id
-        question.payment_id = None
-        record(
-            session,
-            question,
-            "message_payment_failed",
-            actor=events.CLIENT,
-            data={"payment_id": payment.id, "failure_code": payment.failure_code},
-        )
-    session.commit()
-    return HoldOutcome(status="failed", setup_intent_client_secret=secret, reason=reason)
 
 
 def _lock_question(session: Session, subject_id: str) -> None:
@@ -642,14 +537,6 @@ def _locked(session: Session, question_id: int) -> Question:
     if question is None:
         raise NotFound(question_id)
     return question
-
-
-def _customer(session: Session, customer_id: int) -> Any:
-    from billing.models import PaymentCustomer
-
-    customer = session.get(PaymentCustomer, customer_id)
-    assert customer is not None
-    return customer
 
 
 def _release(
