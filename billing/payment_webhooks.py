@@ -21,7 +21,8 @@ from billing.gateway.stripe_adapter import payment_intent_result
 from billing.ledger import CREATE, TERMINAL, apply_result, finish_write, lock_for_write
 from billing.models import Payment, PaymentCustomer, StripeAccount
 from billing.payments import PAYMENT_METADATA
-from billing.webhooks import registry
+from billing.webhooks import HandlerRegistry
+from billing.webhooks import registry as default_registry
 
 PAYMENT_INTENT_EVENTS = (
     "payment_intent.succeeded",
@@ -97,5 +98,7 @@ def on_payment_intent_event(session: Session, endpoint: str, event: dict[str, An
     session.flush()
 
 
-for _event_type in PAYMENT_INTENT_EVENTS:
-    registry.register(_event_type, on_payment_intent_event)
+def register(registry: HandlerRegistry = default_registry) -> None:
+    """Register the PaymentIntent handlers (idempotent): the app factory's step."""
+    for event_type in PAYMENT_INTENT_EVENTS:
+        registry.register(event_type, on_payment_intent_event)

@@ -144,8 +144,11 @@ def register_cli(app: Flask) -> None:
 
 
 def register_billing(app: Flask) -> None:
-    """Load the engine's webhook handlers and every feature's due work."""
-    import billing.payment_webhooks  # noqa: F401
+    """The engine's webhook handlers, the features' ledger subscribers, the due work."""
+    from webapp.booking.service import subscribe_to_ledger as booking_subscribes
     from webapp.due_work import register_due_work
+    from webapp.webhooks import load_handlers
 
+    load_handlers()
+    booking_subscribes()
     register_due_work(app)

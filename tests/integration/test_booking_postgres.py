@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from billing.gateway.memory import InMemoryGateway
-from webapp.booking import service
+from webapp.booking import facade, service
 from webapp.booking.models import Booking
 from webapp.extensions import db
 
@@ -73,7 +73,7 @@ def test_fifty_concurrent_attempts_give_one_booking(pg_app, seller):
             }
             barrier.wait()
             try:
-                service.book(db.session, "pg-seller", data)
+                facade.book(db.session, "pg-seller", data)
                 result = "booked"
             except service.SlotTaken:
                 db.session.rollback()
@@ -102,7 +102,7 @@ def test_the_database_itself_refuses_an_overlap(pg_app, seller):
     # given one booking
     start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
     with pg_app.app_context():
-        service.book(
+        facade.book(
             db.session,
             "pg-seller",
             {

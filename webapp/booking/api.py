@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from billing.events import timeline
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
-from webapp.booking import service
+from webapp.booking import facade, service
 from webapp.booking.models import Booking
 from webapp.booking.schemas import (
     AvailabilitySchema,
@@ -246,7 +246,7 @@ def _action(fn: Callable[..., dict], booking_id: int) -> Any:
 @token_required
 @answers_errors
 def complete_booking(booking_id: int):
-    return _action(service.complete, booking_id)
+    return _action(facade.complete, booking_id)
 
 
 @bp.post("/bookings/<int:booking_id>/no-show")
@@ -254,7 +254,7 @@ def complete_booking(booking_id: int):
 @token_required
 @answers_errors
 def no_show_booking(booking_id: int):
-    return _action(service.mark_no_show, booking_id)
+    return _action(facade.mark_no_show, booking_id)
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
@@ -262,7 +262,7 @@ def no_show_booking(booking_id: int):
 @token_required
 @answers_errors
 def cancel_booking(booking_id: int):
-    return _action(service.cancel_by_freelancer, booking_id)
+    return _action(facade.cancel_by_freelancer, booking_id)
 
 
 # --- public (client links) ---------------------------------------------------------
@@ -272,7 +272,7 @@ def cancel_booking(booking_id: int):
 @documented("A freelancer's public booking page data", response=_OBJECT, auth=False, tag="public")
 @answers_errors
 def public_freelancer(slug: str):
-    return jsonify(service.public_profile(db.session, slug))
+    return jsonify(facade.public_profile(db.session, slug))
 
 
 @bp.get("/public/freelancers/<slug>/offerings/<int:offering_id>/slots")
@@ -287,7 +287,7 @@ def public_slots(slug: str, offering_id: int):
         raise ApiError(
             400, "Bad query parameters.", fields=flatten_messages(exc.messages)
         ) from None
-    slots = service.public_slots(
+    slots = facade.public_slots(
         db.session, slug, offering_id, query["from_"], query["to"], query["tz"]
     )
     return jsonify({"slots": slots, "timezone": query["tz"]})
@@ -306,7 +306,7 @@ def public_slots(slug: str, offering_id: int):
 @answers_errors
 def public_book(slug: str):
     data = BookingRequestSchema().load(json_body())
-    return jsonify(service.book(db.session, slug, data)), 201
+    return jsonify(facade.book(db.session, slug, data)), 201
 
 
 def _token_body(schema: type = ManageTokenSchema) -> dict[str, Any]:
@@ -323,7 +323,7 @@ def _token_body(schema: type = ManageTokenSchema) -> dict[str, Any]:
 @answers_errors
 def public_booking(booking_id: int):
     token = request.args.get("manage_token", "")
-    return jsonify(service.client_view(db.session, booking_id, token))
+    return jsonify(facade.client_view(db.session, booking_id, token))
 
 
 @bp.post("/public/bookings/<int:booking_id>/confirm")
@@ -338,7 +338,7 @@ def public_booking(booking_id: int):
 @answers_errors
 def public_confirm(booking_id: int):
     data = _token_body()
-    return jsonify(service.confirm(db.session, booking_id, data["manage_token"]))
+    return jsonify(facade.confirm(db.session, booking_id, data["manage_token"]))
 
 
 @bp.post("/public/bookings/<int:booking_id>/card-setup")
@@ -353,7 +353,7 @@ def public_confirm(booking_id: int):
 @answers_errors
 def public_card_setup(booking_id: int):
     data = _token_body()
-    return jsonify(service.card_setup(db.session, booking_id, data["manage_token"]))
+    return jsonify(facade.card_setup(db.session, booking_id, data["manage_token"]))
 
 
 @bp.post("/public/bookings/<int:booking_id>/cancel")
@@ -367,7 +367,7 @@ def public_card_setup(booking_id: int):
 @answers_errors
 def public_cancel(booking_id: int):
     data = _token_body()
-    return jsonify(service.cancel_by_client(db.session, booking_id, data["manage_token"]))
+    return jsonify(facade.cancel_by_client(db.session, booking_id, data["manage_token"]))
 
 
 @bp.post("/public/bookings/<int:booking_id>/reschedule")
@@ -381,4 +381,4 @@ def public_cancel(booking_id: int):
 @answers_errors
 def public_reschedule(booking_id: int):
     data = _token_body(RescheduleSchema)
-    return jsonify(service.reschedule(db.session, booking_id, data["manage_token"], data["start"]))
+    return jsonify(facade.reschedule(db.session, booking_id, data["manage_token"], data["start"]))

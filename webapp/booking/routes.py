@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.money import format_major, parse_major
-from webapp.booking import service
+from webapp.booking import facade, service
 from webapp.booking.schemas import AvailabilitySchema, OfferingSchema, dump_offering
 from webapp.extensions import db
 
@@ -241,9 +241,9 @@ def booking_detail(booking_id: int):
 
 
 _ACTIONS = {
-    "complete": service.complete,
-    "no-show": service.mark_no_show,
-    "cancel": service.cancel_by_freelancer,
+    "complete": facade.complete,
+    "no-show": facade.mark_no_show,
+    "cancel": facade.cancel_by_freelancer,
 }
 
 

@@ -720,14 +720,17 @@ def on_refund(session: Session, payment: Payment, refund: Refund) -> None:
     credit_refund(session, booking, payment, refund.amount_minor, refund.reason)
 
 
-outcomes.register_subject_lock(SUBJECT, _lock_subject)
-outcomes.subscribe_refunds(SUBJECT, on_refund)
-
 # Closed bookings that keep nothing of a late payment but a fee, if any.
 CLOSED = (CANCELLED, "expired")
 
 
-@outcomes.subscribe(SUBJECT)
+def subscribe_to_ledger() -> None:
+    """What bookings hear from the ledger (the app factory's step; idempotent)."""
+    outcomes.register_subject_lock(SUBJECT, _lock_subject)
+    outcomes.subscribe_refunds(SUBJECT, on_refund)
+    outcomes.subscribe(SUBJECT)(on_payment_change)
+
+
 def on_payment_change(session: Session, payment: Payment, old: str, new: str) -> None:
     """Keep the booking in step with its payments (synchronous answers and webhooks)."""
     booking = session.get(Booking, int(payment.subject_id))
@@ -940,33 +943,3 @@ def hold_policy_unsecured(booking: Booking) -> bool:
         and booking.payment_policy == HOLD
         and booking.payment_state in ("card_saved", "failed", "released")
     )
-
-
-# The use cases (facade) for routes and the other engineers' pages.
-from webapp.booking.facade import (  # noqa: E402
-    book,
-    cancel_by_client,
-    cancel_by_freelancer,
-    card_setup,
-    client_view,
-    complete,
-    confirm,
-    mark_no_show,
-    public_profile,
-    public_slots,
-    reschedule,
-)
-
-__all__ = [
-    "book",
-    "cancel_by_client",
-    "cancel_by_freelancer",
-    "card_setup",
-    "client_view",
-    "complete",
-    "confirm",
-    "mark_no_show",
-    "public_profile",
-    "public_slots",
-    "reschedule",
-]

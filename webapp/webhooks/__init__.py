@@ -6,15 +6,11 @@ this package only knows HTTP and which secret belongs to which URL.
 
 from __future__ import annotations
 
-import importlib
-
-# Modules whose import registers webhook handlers (`billing.webhooks.registry`).
-# They must be imported before the first event arrives, or its type has no
-# handler and the event is marked ignored for good.
-HANDLER_MODULES = ("billing.payment_webhooks",)
-
 
 def load_handlers() -> None:
-    """Import every module that registers webhook handlers (idempotent; fails loudly)."""
-    for name in HANDLER_MODULES:
-        importlib.import_module(name)
+    """Register every webhook handler (idempotent). The app factory calls it; so do
+    the webhook routes and the webhook due work, before the first event is read:
+    an event whose type has no handler is marked ignored for good."""
+    from billing import payment_webhooks, webhooks
+
+    payment_webhooks.register(webhooks.registry)
