@@ -1,7 +1,9 @@
 """One state-machine helper for every aggregate: a table of allowed moves.
 
 `StateMachine.check(old, new)` says whether a move is new (True), already
-done (False, a duplicate to ignore) or refused (`NotAllowed`). Each aggregate
+done (False, a duplicate to ignore) or refused (`NotAllowed`);
+`StateMachine.require` is the strict form for user actions: `AlreadyDone`
+for a duplicate, `NotAllowed` for a refused move. Each aggregate
 (payment, booking, quote, milestone, question, dunning case) writes its own
 table and its own event; the rule of what "already done" and "not allowed"
 mean is written here once.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from billing.errors import NotAllowed
+from billing.errors import AlreadyDone, NotAllowed
 
 
 class StateMachine:
@@ -36,6 +38,14 @@ class StateMachine:
             label = what or self.name
             raise NotAllowed(f"{label}: {old} → {new} is not allowed")
         return True
+
+    def require(self, old: str, new: str, *, what: str = "") -> None:
+        """Allow `old → new` or raise: `AlreadyDone` when already there, else `NotAllowed`."""
+        label = what or self.name
+        if new == old:
+            raise AlreadyDone(f"{label} is already {old}")
+        if not self.allows(old, new):
+            raise NotAllowed(f"{label} is {old}; it cannot become {new}")
 
     def terminal(self) -> frozenset[str]:
         """The states nothing leaves."""

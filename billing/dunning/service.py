@@ -36,18 +36,23 @@ from billing.dunning.schedule import (
 )
 from billing.errors import AlreadyDone, NotAllowed
 from billing.locking import lock
+from billing.states import StateMachine
 
 OPEN, PAUSED, PAID, RESOLVED, WRITTEN_OFF = "open", "paused", "paid", "resolved", "written_off"
 CLOSED = frozenset({PAID, RESOLVED, WRITTEN_OFF})
 SUBJECT = "dunning_case"
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    OPEN: frozenset({PAUSED, PAID, RESOLVED, WRITTEN_OFF}),
-    PAUSED: frozenset({OPEN, PAID, RESOLVED, WRITTEN_OFF}),
-    PAID: frozenset(),
-    RESOLVED: frozenset(),
-    WRITTEN_OFF: frozenset(),
-}
+MACHINE = StateMachine(
+    "dunning case",
+    {
+        OPEN: {PAUSED, PAID, RESOLVED, WRITTEN_OFF},
+        PAUSED: {OPEN, PAID, RESOLVED, WRITTEN_OFF},
+        PAID: set(),
+        RESOLVED: set(),
+        WRITTEN_OFF: set(),
+    },
+)
+TRANSITIONS = MACHINE.table
 # The event each move records.
 _ACTIONS = {
     (OPEN, PAUSED): "dunning_paused",
@@ -90,10 +95,7 @@ def transition(
 ) -> None:
     """Move the case; `AlreadyDone` when it is there already, `NotAllowed` when forbidden."""
     old = case.status
-    if new_status == old:
-        raise AlreadyDone(f"dunning case {case.id} is already {old}")
-    if new_status not in TRANSITIONS[old]:
-        raise NotAllowed(f"dunning case {case.id} is {old}; it cannot become {new_status}")
+    MACHINE.require(old, new_status, what=f"dunning case {case.id}")
     case.status = new_status
     if new_status in CLOSED:
         case.closed_at = now

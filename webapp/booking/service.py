@@ -26,6 +26,7 @@ from billing.locking import lock
 from billing.models import CardSetup, Payment, PaymentCustomer, Refund
 from billing.money import Money
 from billing.payments import Subject
+from billing.states import StateMachine
 from webapp.accounts.models import Freelancer, hash_token, new_token
 from webapp.booking import policies
 from webapp.booking.models import (
@@ -50,15 +51,19 @@ PENDING_TTL = timedelta(minutes=15)
 SECURING = ("charge", "hold", "deposit")
 
 # Table-driven transitions of a booking; anything else is `NotAllowed`.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    PENDING_PAYMENT: frozenset({REQUIRES_ACTION, CONFIRMED, CANCELLED, EXPIRED}),
-    REQUIRES_ACTION: frozenset({PENDING_PAYMENT, CONFIRMED, CANCELLED, EXPIRED}),
-    CONFIRMED: frozenset({CANCELLED, COMPLETED, NO_SHOW}),
-    CANCELLED: frozenset(),
-    COMPLETED: frozenset(),
-    NO_SHOW: frozenset(),
-    EXPIRED: frozenset(),
-}
+MACHINE = StateMachine(
+    "booking",
+    {
+        PENDING_PAYMENT: {REQUIRES_ACTION, CONFIRMED, CANCELLED, EXPIRED},
+        REQUIRES_ACTION: {PENDING_PAYMENT, CONFIRMED, CANCELLED, EXPIRED},
+        CONFIRMED: {CANCELLED, COMPLETED, NO_SHOW},
+        CANCELLED: set(),
+        COMPLETED: set(),
+        NO_SHOW: set(),
+        EXPIRED: set(),
+    },
+)
+TRANSITIONS = MACHINE.table
 
 
 class NotFound(Exception):
@@ -131,10 +136,7 @@ def transition(
 ) -> None:
     """Move the booking to `new_status`; `AlreadyDone` if there, `NotAllowed` if forbidden."""
     old = booking.status
-    if new_status == old:
-        raise AlreadyDone(f"booking {booking.id} is already {old}")
-    if new_status not in TRANSITIONS[old]:
-        raise NotAllowed(f"booking {booking.id}: {old} → {new_status} is not allowed")
+    MACHINE.require(old, new_status, what=f"booking {booking.id}")
     booking.status = new_status
     if "target_minor" in data:
         booking.settle_target_minor = int(data["target_minor"])  # type: ignore[call-overload]

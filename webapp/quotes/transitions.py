@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing import events
-from billing.errors import AlreadyDone, NotAllowed
+from billing.states import StateMachine
 from webapp.quotes.models import Milestone, Quote
 
 # Quote statuses.
@@ -24,15 +24,19 @@ DRAFT, SENT, VIEWED, ACCEPTED, DECLINED, EXPIRED = (
     "declined",
     "expired",
 )
-QUOTE_TRANSITIONS: dict[str, frozenset[str]] = {
-    DRAFT: frozenset({SENT}),
-    # A new version sent again stays `sent`; the client opening it makes it `viewed`.
-    SENT: frozenset({VIEWED, ACCEPTED, DECLINED, EXPIRED}),
-    VIEWED: frozenset({SENT, ACCEPTED, DECLINED, EXPIRED}),
-    ACCEPTED: frozenset(),
-    DECLINED: frozenset(),
-    EXPIRED: frozenset(),
-}
+QUOTE_MACHINE = StateMachine(
+    "quote",
+    {
+        DRAFT: {SENT},
+        # A new version sent again stays `sent`; the client opening it makes it `viewed`.
+        SENT: {VIEWED, ACCEPTED, DECLINED, EXPIRED},
+        VIEWED: {SENT, ACCEPTED, DECLINED, EXPIRED},
+        ACCEPTED: set(),
+        DECLINED: set(),
+        EXPIRED: set(),
+    },
+)
+QUOTE_TRANSITIONS = QUOTE_MACHINE.table
 OPEN_FOR_CLIENT = frozenset({SENT, VIEWED})
 EDITABLE = frozenset({DRAFT, SENT, VIEWED})
 
@@ -42,23 +46,27 @@ CHARGING, PAID, PAYMENT_FAILED, CANCELLED = "charging", "paid", "payment_failed"
 ON_ACCEPTANCE, ON_APPROVAL, ON_DATE = "on_acceptance", "on_approval", "on_date"
 TRIGGERS = (ON_ACCEPTANCE, ON_APPROVAL, ON_DATE)
 
-MILESTONE_TRANSITIONS: dict[str, frozenset[str]] = {
-    # pending → charging: the deposit at acceptance, or an on_date milestone on its date.
-    PENDING: frozenset({DELIVERED, CHARGING, CANCELLED, PAID}),
-    DELIVERED: frozenset({APPROVED, OBJECTED, CANCELLED, PAID}),
-    # Resolving an objection: deliver a revision, charge after agreement, or cancel.
-    OBJECTED: frozenset({DELIVERED, APPROVED, CANCELLED, PAID}),
-    APPROVED: frozenset({CHARGING, CANCELLED, PAID}),
-    CHARGING: frozenset({PAID, PAYMENT_FAILED}),
-    # A failed charge is retried (a new payment) or settled by bank transfer.
-    PAYMENT_FAILED: frozenset({CHARGING, PAID, CANCELLED}),
-    PAID: frozenset(),
-    CANCELLED: frozenset(),
-}
+MILESTONE_MACHINE = StateMachine(
+    "milestone",
+    {
+        # pending → charging: the deposit at acceptance, or an on_date milestone on its date.
+        PENDING: {DELIVERED, CHARGING, CANCELLED, PAID},
+        DELIVERED: {APPROVED, OBJECTED, CANCELLED, PAID},
+        # Resolving an objection: deliver a revision, charge after agreement, or cancel.
+        OBJECTED: {DELIVERED, APPROVED, CANCELLED, PAID},
+        APPROVED: {CHARGING, CANCELLED, PAID},
+        CHARGING: {PAID, PAYMENT_FAILED},
+        # A failed charge is retried (a new payment) or settled by bank transfer.
+        PAYMENT_FAILED: {CHARGING, PAID, CANCELLED},
+        PAID: set(),
+        CANCELLED: set(),
+    },
+)
+MILESTONE_TRANSITIONS = MILESTONE_MACHINE.table
 
 
 def _move(
-    table: dict[str, frozenset[str]],
+    machine: StateMachine,
     kind: str,
     row: Quote | Milestone,
     new_status: str,
@@ -69,10 +77,7 @@ def _move(
     data: dict[str, Any] | None,
 ) -> None:
     old = row.status
-    if new_status == old:
-        raise AlreadyDone(f"{kind} {row.id} is already {old}")
-    if new_status not in table[old]:
-        raise NotAllowed(f"{kind} {row.id} is {old}; it cannot become {new_status}")
+    machine.require(old, new_status, what=f"{kind} {row.id}")
     row.status = new_status
     session.flush()
     events.record(
@@ -95,9 +100,9 @@ def move_quote(
     action: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Move a quote along `QUOTE_TRANSITIONS` and record the event."""
+    """Move a quote along `QUOTE_MACHINE` and record the event."""
     _move(
-        QUOTE_TRANSITIONS,
+        QUOTE_MACHINE,
         "quote",
         quote,
         new_status,
@@ -117,9 +122,9 @@ def move_milestone(
     action: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Move a milestone along `MILESTONE_TRANSITIONS` and record the event."""
+    """Move a milestone along `MILESTONE_MACHINE` and record the event."""
     _move(
-        MILESTONE_TRANSITIONS,
+        MILESTONE_MACHINE,
         "milestone",
         milestone,
         new_status,
