@@ -40,18 +40,23 @@ from billing.invoicing.models import (
 )
 from billing.locking import lock
 from billing.models import Payment
+from billing.states import StateMachine
 
 VAT_FRANCHISE = "franchise"
 VAT_STANDARD = "vat"
 LOCALES = ("fr", "en")
 
 # Invoice statuses move forward only: payments and credits only ever add up.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    ISSUED: frozenset({PARTIALLY_PAID, PAID, CREDITED}),
-    PARTIALLY_PAID: frozenset({PAID, CREDITED}),
-    PAID: frozenset({CREDITED}),
-    CREDITED: frozenset(),
-}
+MACHINE = StateMachine(
+    "invoice",
+    {
+        ISSUED: {PARTIALLY_PAID, PAID, CREDITED},
+        PARTIALLY_PAID: {PAID, CREDITED},
+        PAID: {CREDITED},
+        CREDITED: set(),
+    },
+)
+TRANSITIONS = MACHINE.table
 
 _SIRET = re.compile(r"^\d{14}$")
 _CURRENCY = re.compile(r"^[a-z]{3}$")
@@ -512,10 +517,8 @@ def _derived_status(invoice: Invoice) -> str:
 
 def _refresh_status(session: Session, invoice: Invoice, *, actor: str) -> None:
     old, new = invoice.status, _derived_status(invoice)
-    if new == old:
+    if not MACHINE.check(old, new, what=f"invoice {invoice.number}"):
         return
-    if new not in TRANSITIONS[old]:
-        raise NotAllowed(f"invoice {invoice.number}: {old} → {new} is not allowed")
     invoice.status = new
     session.flush()
     events.record(
