@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -92,7 +93,11 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (UniqueConstraint("endpoint", "stripe_event_id"),)
+    __table_args__ = (
+        UniqueConstraint("endpoint", "stripe_event_id"),
+        # Rows to retry (failed, or orphaned by a crash).
+        Index("ix_webhook_event_status_received", "status", "received_at"),
+    )
 
 
 class PaymentCustomer(Base):
@@ -157,7 +162,7 @@ class Payment(Base):
     capture_method: Mapped[str] = mapped_column(String(20))
     off_session: Mapped[bool] = mapped_column(Boolean, default=True)
     payment_method_id: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(40), default="created", index=True)
+    status: Mapped[str] = mapped_column(String(40), default="created")
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     # The Stripe account the PaymentIntent lives in (`StripeCredentials.account_ref`).
     stripe_account: Mapped[str | None] = mapped_column(String(80))
@@ -184,6 +189,8 @@ class Payment(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
+        # The reconcile sweep: non-final payments not re-read for a while.
+        Index("ix_payment_status_updated", "status", "updated_at"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint(
             "amount_captured_minor >= 0 AND amount_captured_minor <= amount_minor",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -74,6 +75,8 @@ class DunningCase(Base):
 
     __table_args__ = (
         UniqueConstraint("freelancer_id", "source_key"),
+        # The sweep: live cases, least recently swept first.
+        Index("ix_dunning_case_status_updated", "status", "updated_at"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint("currency = lower(currency)", name="currency_lower"),
         CheckConstraint(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -123,6 +124,8 @@ class Invoice(Base):
         UniqueConstraint("freelancer_id", "number"),
         # One invoice per billed thing: the guard that makes issuing idempotent.
         UniqueConstraint("freelancer_id", "kind", "source_type", "source_id"),
+        # Overdue invoices (dunning opens a case).
+        Index("ix_invoice_status_due", "status", "due_date"),
         CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
         CheckConstraint(
             "status IN ('issued', 'partially_paid', 'paid', 'credited')", name="status"

@@ -165,6 +165,10 @@ class Booking(Base):
         # Slots read the bookings of one freelancer in a time window only.
         Index("ix_booking_freelancer_start", "freelancer_id", "start_at"),
         Index("ix_booking_status_start", "status", "start_at"),
+        # The due kinds' searches (expiry, far-away holds, collection).
+        Index("ix_booking_status_pending", "status", "pending_expires_at"),
+        Index("ix_booking_status_hold_due", "status", "hold_due_at"),
+        Index("ix_booking_status_end", "status", "end_at"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint("currency = lower(currency)", name="currency_lower"),
         CheckConstraint("end_at > start_at", name="ends_after_start"),

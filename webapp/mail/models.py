@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db import Base, UTCDateTime, utcnow
@@ -30,3 +30,6 @@ class OutboundEmail(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # E-mails left queued or failed (the mail due kind).
+    __table_args__ = (Index("ix_outbound_email_status_created", "status", "created_at"),)

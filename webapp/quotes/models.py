@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -150,6 +151,8 @@ class Milestone(Base):
 
     __table_args__ = (
         UniqueConstraint("quote_id", "position"),
+        # Auto-approvals and reminders due.
+        Index("ix_milestone_status_auto_approve", "status", "auto_approve_at"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint("currency = lower(currency)", name="currency_lower"),
         CheckConstraint("trigger IN ('on_acceptance', 'on_approval', 'on_date')", name="trigger"),
