@@ -22,8 +22,9 @@ A capture or cancel that Stripe refuses re-reads the PaymentIntent and
 applies what Stripe says (a hold captured meanwhile, a payment that
 succeeded while we were releasing it).
 
-The statuses and webhooks live in `billing.ledger`; this module is the
-writes. These functions COMMIT (that is what makes them crash safe): call
+The statuses and how an answer moves a row live in `billing.ledger`, the
+phase helpers in `billing.phases`, refunds in `billing.refunds`; this module
+is the charge, hold, capture and release writes and the reconcile sweep. These functions COMMIT (that is what makes them crash safe): call
 them with nothing pending that must not be committed.
 """
 
@@ -38,7 +39,7 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.db import utcnow
 from billing.errors import AlreadyDone, GatewayRejected, GatewayUnavailable, NotAllowed
-from billing.gateway.port import CaptureMethod, PaymentGateway, PaymentIntentResult
+from billing.gateway.port import CaptureMethod, PaymentGateway
 from billing.ledger import (
     AUTHORIZED,
     CANCEL,
@@ -58,16 +59,23 @@ from billing.ledger import (
     TRANSITIONS,
     InFlight,
     Subject,
-    apply_refund,
     apply_result,
     finish_write,
     lapsed,
     lock_for_write,
-    mark_in_flight,
     transition,
 )
 from billing.models import Payment, PaymentCustomer, Refund
 from billing.money import Money
+from billing.phases import (
+    abandon,
+    answer_lost,
+    apply_answer,
+    claim,
+    same_account,
+    state_after_refusal,
+)
+from billing.refunds import PAYMENT_METADATA, refund, send_refund
 
 __all__ = [
     "AUTHORIZED",
@@ -95,9 +103,6 @@ __all__ = [
     "release",
     "transition",
 ]
-
-PAYMENT_METADATA = "acompte_payment_id"
-REFUND_METADATA = "acompte_refund_id"
 
 
 def idempotency_key(payment: Payment, action: str) -> str:
@@ -171,16 +176,6 @@ def prepare_payment(
     return payment
 
 
-def _same_account(gateway: PaymentGateway, payment: Payment) -> None:
-    # Money in flight stays on the account it was started on: a gateway with
-    # other keys would not find its PaymentIntent, or would charge elsewhere.
-    ref = getattr(gateway, "account_ref", None)
-    if ref and payment.stripe_account and ref != payment.stripe_account:
-        raise NotAllowed(
-            f"payment {payment.id} belongs to another Stripe account than the one connected now"
-        )
-
-
 def execute_payment(
     session: Session,
     gateway: PaymentGateway,
@@ -202,8 +197,8 @@ def execute_payment(
     if payment.status != CREATED:
         session.commit()
         raise AlreadyDone(f"payment {payment_id} is already {payment.status}")
-    _same_account(gateway, payment)
-    in_doubt = _claim(session, payment, CREATE, now)
+    same_account(gateway, payment)
+    in_doubt = claim(session, payment, CREATE, now)
     customer = session.get(PaymentCustomer, payment.customer_id)
     assert customer is not None and customer.stripe_customer_id
     session.commit()
@@ -216,7 +211,7 @@ def execute_payment(
                 metadata_value=str(payment.id),
             )
         if result is None and in_doubt and not client_present and not payment.off_session:
-            return _abandon(session, payment_id, now)
+            return abandon(session, payment_id, now)
         if result is None:
             result = gateway.create_payment_intent(
                 amount=Money(payment.amount_minor, payment.currency),
@@ -231,7 +226,7 @@ def execute_payment(
                 },
             )
     except GatewayUnavailable as exc:
-        _unknown(session, payment_id, CREATE, exc, now)
+        answer_lost(session, payment_id, CREATE, exc, now)
         raise
     except GatewayRejected as exc:
         # Stripe refused the request itself (e.g. below its minimum amount):
@@ -245,7 +240,7 @@ def execute_payment(
             transition(session, payment, FAILED, actor=events.SYSTEM, data={"rejected": True})
         session.commit()
         return payment
-    return _apply(session, payment_id, result, now, events.SYSTEM)
+    return apply_answer(session, payment_id, result, now, events.SYSTEM)
 
 
 def capture(
@@ -274,10 +269,10 @@ def capture(
         )
     if amount_minor is not None and not 0 < amount_minor <= payment.amount_capturable_minor:
         raise NotAllowed(f"capture amount must be between 1 and {payment.amount_capturable_minor}")
-    _same_account(gateway, payment)
+    same_account(gateway, payment)
     # The amount travels with the mark, so that the sweep can redo a capture
     # that never reached Stripe.
-    _claim(session, payment, CAPTURE if amount_minor is None else f"{CAPTURE}:{amount_minor}", now)
+    claim(session, payment, CAPTURE if amount_minor is None else f"{CAPTURE}:{amount_minor}", now)
     assert payment.stripe_payment_intent_id
     intent_id, key = payment.stripe_payment_intent_id, idempotency_key(payment, CAPTURE)
     session.commit()
@@ -289,11 +284,11 @@ def capture(
         except GatewayRejected as refused:
             # Captured (or cancelled, or lapsed) meanwhile: Stripe's state is
             # the answer. Still capturable: the refusal itself is the answer.
-            result = _state_after_refusal(session, gateway, payment_id, intent_id, refused)
+            result = state_after_refusal(session, gateway, payment_id, intent_id, refused)
     except GatewayUnavailable as exc:
-        _unknown(session, payment_id, CAPTURE, exc, now)
+        answer_lost(session, payment_id, CAPTURE, exc, now)
         raise
-    return _apply(session, payment_id, result, now, actor)
+    return apply_answer(session, payment_id, result, now, actor)
 
 
 def release(
@@ -329,19 +324,19 @@ def release(
         if payment.status in TERMINAL or payment.stripe_payment_intent_id is None:
             return payment
         return release(session, gateway, payment_id, now=now, actor=actor, reason=reason)
-    _same_account(gateway, payment)
-    _claim(session, payment, CANCEL, now)
+    same_account(gateway, payment)
+    claim(session, payment, CANCEL, now)
     intent_id, key = payment.stripe_payment_intent_id, idempotency_key(payment, CANCEL)
     session.commit()
     try:
         try:
             result = gateway.cancel_payment_intent(intent_id, idempotency_key=key)
         except GatewayRejected as refused:
-            result = _state_after_refusal(session, gateway, payment_id, intent_id, refused)
+            result = state_after_refusal(session, gateway, payment_id, intent_id, refused)
     except GatewayUnavailable as exc:
-        _unknown(session, payment_id, CANCEL, exc, now)
+        answer_lost(session, payment_id, CANCEL, exc, now)
         raise
-    payment = _apply(session, payment_id, result, now, actor, commit=False)
+    payment = apply_answer(session, payment_id, result, now, actor, commit=False)
     if payment.status == CANCELED and reason:
         events.record(
             session,
@@ -354,80 +349,6 @@ def release(
         )
     session.commit()
     return payment
-
-
-def refund(
-    session: Session,
-    gateway: PaymentGateway,
-    payment_id: int,
-    *,
-    amount_minor: int | None = None,
-    reason: str = "",
-    actor: str = events.SYSTEM,
-) -> Refund:
-    """Give money back on a captured payment, fully (`None`) or partly; commits.
-
-    The refund row is committed before Stripe is called; its subject hears of
-    it (`outcomes.notify_refund`) once Stripe confirmed it, here or in the sweep.
-    """
-    payment = lock_for_write(session, payment_id)
-    if payment.status != SUCCEEDED:
-        raise NotAllowed(f"payment {payment_id} is {payment.status}; nothing captured to refund")
-    pending = session.scalar(
-        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-            Refund.payment_id == payment.id, Refund.status == CREATED
-        )
-    )
-    refundable = payment.amount_captured_minor - payment.amount_refunded_minor - int(pending or 0)
-    amount = refundable if amount_minor is None else amount_minor
-    if refundable <= 0:
-        raise AlreadyDone(f"payment {payment_id} is fully refunded")
-    if not 0 < amount <= refundable:
-        raise NotAllowed(f"refund amount must be between 1 and {refundable}")
-    _same_account(gateway, payment)
-    row = Refund(
-        payment_id=payment.id,
-        amount_minor=amount,
-        reason=reason,
-        idempotency_key=f"acompte:refund:{uuid.uuid4().hex}",
-        status=CREATED,
-    )
-    session.add(row)
-    session.flush()
-    events.record(
-        session,
-        subject_type="payment",
-        subject_id=payment.id,
-        action="payment_refund_requested",
-        actor=actor,
-        freelancer_id=payment.freelancer_id,
-        data={"refund_id": row.id, "amount_minor": amount, "reason": reason},
-    )
-    session.commit()
-    return _send_refund(session, gateway, row.id, actor=actor, in_doubt=False)
-
-
-def _send_refund(
-    session: Session, gateway: PaymentGateway, refund_id: int, *, actor: str, in_doubt: bool
-) -> Refund:
-    row = session.get(Refund, refund_id)
-    assert row is not None
-    payment = session.get(Payment, row.payment_id)
-    assert payment is not None and payment.stripe_payment_intent_id
-    intent_id = payment.stripe_payment_intent_id
-    result = None
-    if in_doubt:
-        result = gateway.find_refund(
-            intent_id, metadata_key=REFUND_METADATA, metadata_value=str(row.id)
-        )
-    if result is None:
-        result = gateway.refund(
-            intent_id,
-            amount_minor=row.amount_minor,
-            idempotency_key=row.idempotency_key,
-            metadata={PAYMENT_METADATA: str(payment.id), REFUND_METADATA: str(row.id)},
-        )
-    return apply_refund(session, refund_id, result, actor=actor)
 
 
 def reconcile(
@@ -471,7 +392,7 @@ def reconcile(
         intent_id, pending = payment.stripe_payment_intent_id, payment.in_flight
         session.commit()
         result = gateway.retrieve_payment_intent(intent_id)
-        payment = _apply(session, payment_id, result, now, events.SYSTEM, commit=False)
+        payment = apply_answer(session, payment_id, result, now, events.SYSTEM, commit=False)
         payment.updated_at = now  # re-read now: the sweep skips it for a while
         session.commit()
         if pending is not None:
@@ -484,7 +405,7 @@ def reconcile(
             Refund.created_at <= now - LEASE,
         )
     ).all():
-        _send_refund(session, gateway, refund_id, actor=events.SYSTEM, in_doubt=True)
+        send_refund(session, gateway, refund_id, actor=events.SYSTEM, in_doubt=True)
     return payment
 
 
@@ -530,88 +451,3 @@ def reconcile_candidates(session: Session, now: datetime, *, limit: int = 200) -
     ids = set(session.scalars(query.order_by(Payment.id).limit(limit)))
     ids.update(session.scalars(select(Payment.id).where(refund_in_doubt).limit(limit)))
     return sorted(ids)[:limit]
-
-
-# --- the phases -------------------------------------------------------------
-
-
-def _claim(session: Session, payment: Payment, action: str, now: datetime) -> bool:
-    """Mark `action` in flight (caller commits); True if an earlier one is in doubt."""
-    if payment.in_flight is not None and not lapsed(payment, now):
-        session.commit()
-        raise InFlight(f"payment {payment.id}: a {payment.in_flight} is under way")
-    in_doubt = (payment.in_flight or "").partition(":")[0] == action.partition(":")[0]
-    mark_in_flight(payment, action, now)
-    session.flush()
-    return in_doubt
-
-
-def _apply(
-    session: Session,
-    payment_id: int,
-    result: PaymentIntentResult,
-    now: datetime,
-    actor: str,
-    *,
-    commit: bool = True,
-) -> Payment:
-    payment = lock_for_write(session, payment_id)
-    finish_write(payment)
-    apply_result(session, payment, result, now=now, actor=actor)
-    if commit:
-        session.commit()
-    return payment
-
-
-def _state_after_refusal(
-    session: Session,
-    gateway: PaymentGateway,
-    payment_id: int,
-    intent_id: str,
-    refused: GatewayRejected,
-) -> PaymentIntentResult:
-    """Stripe's PaymentIntent after it refused a capture or cancel.
-
-    If Stripe moved it (captured, cancelled, succeeded) that is the answer to
-    apply; if it is just as we knew it, the refusal stands and is raised, the
-    write no longer in flight.
-    """
-    result = gateway.retrieve_payment_intent(intent_id)
-    payment = lock_for_write(session, payment_id)
-    known = {AUTHORIZED: "requires_capture", REQUIRES_ACTION: "requires_action"}
-    if known.get(payment.status) == result.status:
-        finish_write(payment)
-        session.commit()
-        raise refused
-    session.rollback()
-    return result
-
-
-def _abandon(session: Session, payment_id: int, now: datetime) -> Payment:
-    payment = lock_for_write(session, payment_id)
-    finish_write(payment)
-    transition(session, payment, CANCELED, data={"reason": "never reached Stripe; client gone"})
-    session.commit()
-    return payment
-
-
-def _unknown(session: Session, payment_id: int, action: str, exc: Exception, now: datetime) -> None:
-    """Record a write whose answer was lost; it stays in flight, in doubt at once.
-
-    This process is no longer waiting for it, so nobody is: the lease is
-    backdated so that the next attempt (the client's retry or the sweep)
-    looks Stripe up instead of waiting.
-    """
-    session.rollback()
-    payment = lock_for_write(session, payment_id)
-    # Keep the mark as claimed (a capture's amount travels with it).
-    mark_in_flight(payment, payment.in_flight or action, now - LEASE)
-    events.record(
-        session,
-        subject_type="payment",
-        subject_id=payment.id,
-        action="payment_outcome_unknown",
-        freelancer_id=payment.freelancer_id,
-        data={"write": action, "error": str(exc)},
-    )
-    session.commit()
