@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing import events
 from billing.credentials import INSTANCE_ENDPOINT
-from billing.gateway.stripe_adapter import payment_intent_result
+from billing.gateway.stripe_objects import payment_intent_result
 from billing.ledger import CREATE, TERMINAL, apply_result, finish_write, lock_for_write
 from billing.models import Payment, PaymentCustomer, StripeAccount
 from billing.payments import PAYMENT_METADATA

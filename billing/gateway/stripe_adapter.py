@@ -23,30 +23,32 @@ from __future__ import annotations
 import random
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
 import stripe
 
 from billing.errors import (
-    CardError,
-    GatewayAuthError,
-    GatewayError,
     GatewayRejected,
-    GatewayUnavailable,
 )
 from billing.gateway.port import (
-    REQUIRES_CAPTURE,
-    SUCCEEDED,
     CaptureMethod,
     CardDetails,
-    Failure,
     PaymentIntentResult,
     RefundResult,
     SetupIntentResult,
 )
 from billing.gateway.ratelimit import RateLimiter
+from billing.gateway.stripe_objects import (
+    error_body,
+    metadata_of,
+    object_id,
+    payment_intent_result,
+    refund_result,
+    setup_intent_result,
+    translate,
+)
 from billing.money import Money
 
 T = TypeVar("T")
@@ -183,7 +185,7 @@ class StripeGateway:
             # records the failure: return it as an outcome.
             payment_intent_id = self._payment_intent_of_decline(exc)
             if payment_intent_id is None:
-                raise _translate(exc) from exc
+                raise translate(exc) from exc
             return self.retrieve_payment_intent(payment_intent_id)
         return payment_intent_result(intent.to_dict())
 
@@ -238,7 +240,7 @@ class StripeGateway:
                 options={"idempotency_key": idempotency_key, "max_network_retries": 0},
             )
         ).to_dict()
-        return _refund_result(refund, payment_intent_id)
+        return refund_result(refund, payment_intent_id)
 
     def find_payment_intent(
         self, *, customer_id: str, metadata_key: str, metadata_value: str
@@ -263,10 +265,10 @@ class StripeGateway:
             intents = (
                 data
                 for data in (pi.to_dict() for pi in found.auto_paging_iter())
-                if _id(data.get("customer")) == customer_id
+                if object_id(data.get("customer")) == customer_id
             )
         for data in intents:
-            if _metadata(data.get("metadata")).get(metadata_key) == metadata_value:
+            if metadata_of(data.get("metadata")).get(metadata_key) == metadata_value:
                 return payment_intent_result(data)
         return None
 
@@ -281,8 +283,8 @@ class StripeGateway:
         )
         for refund in found.auto_paging_iter():
             data = refund.to_dict()
-            if _metadata(data.get("metadata")).get(metadata_key) == metadata_value:
-                return _refund_result(data, payment_intent_id)
+            if metadata_of(data.get("metadata")).get(metadata_key) == metadata_value:
+                return refund_result(data, payment_intent_id)
         return None
 
     def find_customer(self, *, email: str, metadata_key: str, metadata_value: str) -> str | None:
@@ -292,7 +294,7 @@ class StripeGateway:
         )
         for customer in found.auto_paging_iter():
             data = customer.to_dict()
-            if _metadata(data.get("metadata")).get(metadata_key) == metadata_value:
+            if metadata_of(data.get("metadata")).get(metadata_key) == metadata_value:
                 return str(data["id"])
         return None
 
@@ -328,13 +330,13 @@ class StripeGateway:
                 return operation()
             except stripe.RateLimitError as exc:
                 if attempt >= self._max_network_retries:
-                    raise _translate(exc) from exc
+                    raise translate(exc) from exc
                 attempt += 1
                 time.sleep(self._rate_limit_delay(attempt))
             except stripe.StripeError as exc:
                 if isinstance(exc, stripe.CardError) and not translate_card_errors:
                     raise
-                raise _translate(exc) from exc
+                raise translate(exc) from exc
 
     def _rate_limit_delay(self, attempt: int) -> float:
         """Exponential backoff with jitter in [delay/2, delay], like the SDK's own."""
@@ -343,125 +345,14 @@ class StripeGateway:
 
     def _payment_intent_of_decline(self, exc: stripe.CardError) -> str | None:
         """The PaymentIntent a 402 on confirm belongs to, if the error tells us."""
-        body = _error_body(exc)
+        body = error_body(exc)
         # Real Stripe embeds the whole PaymentIntent in the error.
-        payment_intent = _id(body.get("payment_intent"))
+        payment_intent = object_id(body.get("payment_intent"))
         if payment_intent:
             return payment_intent
         # localstripe gives only the failed charge, which points at its intent.
-        charge_id = _id(body.get("charge"))
+        charge_id = object_id(body.get("charge"))
         if not charge_id:
             return None
         charge = self._call(lambda: self._client.v1.charges.retrieve(charge_id))
-        return _id(charge.to_dict().get("payment_intent"))
-
-
-def _translate(exc: stripe.StripeError) -> GatewayError:
-    """The billing error for an SDK error; says whether the outcome is known."""
-    message = exc.user_message or str(exc) or type(exc).__name__
-    status = exc.http_status
-    code = exc.code
-    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
-        return GatewayAuthError(message, stripe_code=code, http_status=status)
-    if isinstance(exc, stripe.CardError):
-        decline_code = _error_body(exc).get("decline_code")
-        return CardError(message, stripe_code=code, decline_code=decline_code, http_status=status)
-    if isinstance(exc, stripe.InvalidRequestError | stripe.IdempotencyError):
-        return GatewayRejected(message, stripe_code=code or "invalid_request", http_status=status)
-    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
-        return GatewayUnavailable(message, stripe_code=code, http_status=status)
-    # Any other 4xx is a refusal we understood; anything else leaves the outcome unknown.
-    if status is not None and 400 <= status < 500:
-        return GatewayRejected(message, stripe_code=code, http_status=status)
-    return GatewayUnavailable(message, stripe_code=code, http_status=status)
-
-
-def _error_body(exc: stripe.StripeError) -> Mapping[str, Any]:
-    """The `error` object of Stripe's JSON answer, or an empty mapping."""
-    body = exc.json_body.get("error") if isinstance(exc.json_body, Mapping) else None
-    return body if isinstance(body, Mapping) else {}
-
-
-def _id(value: object) -> str | None:
-    """An object id whether Stripe sent it as a string or expanded it."""
-    if isinstance(value, Mapping):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
-def _metadata(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v) for k, v in value.items()}
-
-
-def _refund_result(data: Mapping[str, Any], payment_intent_id: str) -> RefundResult:
-    return RefundResult(
-        id=data["id"],
-        payment_intent_id=_id(data.get("payment_intent")) or payment_intent_id,
-        amount_minor=int(data["amount"]),
-        status=data["status"],
-    )
-
-
-def setup_intent_result(data: Mapping[str, Any]) -> SetupIntentResult:
-    """A SetupIntent as Stripe's JSON has it (an API answer or a webhook's object)."""
-    return SetupIntentResult(
-        id=data["id"],
-        client_secret=data["client_secret"],
-        status=data["status"],
-        customer_id=_id(data.get("customer")),
-        payment_method_id=_id(data.get("payment_method")),
-    )
-
-
-def _failure(data: Mapping[str, Any]) -> Failure | None:
-    error = data.get("last_payment_error")
-    if not error:
-        return None
-    return Failure(
-        code=error.get("code") or error.get("type") or "unknown",
-        message=error.get("message") or "",
-        decline_code=error.get("decline_code"),
-    )
-
-
-def _received_amounts(data: Mapping[str, Any]) -> tuple[int, int]:
-    """(amount_capturable, amount_received) in minor units."""
-    if "amount_received" in data and "amount_capturable" in data:
-        return int(data["amount_capturable"] or 0), int(data["amount_received"] or 0)
-    # localstripe: no such fields, but `latest_charge` comes expanded.
-    charge = data.get("latest_charge")
-    if not isinstance(charge, Mapping) or charge.get("status") != SUCCEEDED:
-        return 0, 0
-    if data.get("status") == REQUIRES_CAPTURE:
-        return int(charge["amount"]), 0
-    if not charge.get("captured"):
-        return 0, 0
-    if charge.get("amount_captured") is not None:
-        return 0, int(charge["amount_captured"])
-    # A partial capture in localstripe refunds the rest at once, as a refund
-    # tied to the charge only; refunds we ask for name the PaymentIntent.
-    refunds = (charge.get("refunds") or {}).get("data") or []
-    released = sum(int(r["amount"]) for r in refunds if not r.get("payment_intent"))
-    return 0, int(charge["amount"]) - released
-
-
-def payment_intent_result(data: Mapping[str, Any]) -> PaymentIntentResult:
-    """A PaymentIntent as Stripe's JSON has it (an API answer or a webhook event's object).
-
-    Public so the webhook handlers read events the same way the adapter reads answers.
-    """
-    capturable, received = _received_amounts(data)
-    return PaymentIntentResult(
-        id=data["id"],
-        client_secret=data["client_secret"],
-        status=data["status"],
-        amount=Money(int(data["amount"]), str(data["currency"]).lower()),
-        amount_capturable_minor=capturable,
-        amount_received_minor=received,
-        customer_id=_id(data.get("customer")),
-        payment_method_id=_id(data.get("payment_method")),
-        failure=_failure(data),
-        metadata=_metadata(data.get("metadata")),
-    )
+        return object_id(charge.to_dict().get("payment_intent"))

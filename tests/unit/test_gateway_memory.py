@@ -446,7 +446,7 @@ def test_check_connection(secret_key: str, accepted: bool) -> None:
 
 
 def test_reads_a_real_stripe_payment_intent() -> None:
-    from billing.gateway.stripe_adapter import payment_intent_result
+    from billing.gateway.stripe_objects import payment_intent_result
 
     result = payment_intent_result(
         {
@@ -475,7 +475,7 @@ def test_reads_a_real_stripe_payment_intent() -> None:
 
 
 def test_reads_localstripe_amounts_from_the_expanded_charge() -> None:
-    from billing.gateway.stripe_adapter import payment_intent_result
+    from billing.gateway.stripe_objects import payment_intent_result
 
     charge = {
         "id": "ch_1",
@@ -517,7 +517,7 @@ def test_reads_localstripe_amounts_from_the_expanded_charge() -> None:
 def test_sdk_errors_become_billing_errors(error, expected: type) -> None:
     import stripe
 
-    from billing.gateway.stripe_adapter import _translate
+    from billing.gateway.stripe_objects import translate as _translate
 
     translated = _translate(error(stripe))
     assert type(translated) is expected
