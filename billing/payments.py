@@ -24,8 +24,9 @@ succeeded while we were releasing it).
 
 The statuses and how an answer moves a row live in `billing.ledger`, the
 phase helpers in `billing.phases`, refunds in `billing.refunds`; this module
-is the charge, hold, capture and release writes and the reconcile sweep. These functions COMMIT (that is what makes them crash safe): call
-them with nothing pending that must not be committed.
+is the charge, hold, capture and release writes and the reconcile sweep.
+These functions COMMIT (that is what makes them crash safe): call them with
+nothing pending that must not be committed.
 """
 
 from __future__ import annotations
