@@ -15,7 +15,7 @@ from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db, limiter
-from webapp.messages import attachments, checkout, service
+from webapp.messages import answering, attachments, checkout, service, states, threads
 from webapp.messages.models import Attachment, Question
 from webapp.messages.schemas import (
     MessageAnswerSchema,
@@ -35,16 +35,16 @@ _MESSAGE_LIST = {"type": "object", "properties": {"messages": {"type": "array"}}
 
 
 def translate_errors(view: F) -> F:
-    """The service's named errors as the contract's error shape; nothing half-done is kept."""
+    """Named errors as the contract's error shape; nothing half-done is kept."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except service.NotFound:
+        except states.NotFound:
             db.session.rollback()
             raise ApiError(404, "No such message.") from None
-        except service.DeadlinePassed as exc:
+        except states.DeadlinePassed as exc:
             db.session.rollback()
             raise ApiError(409, str(exc), code="deadline_passed") from None
         # AlreadyDone, NotAllowed and gateway errors: webapp.errors answers them.
@@ -77,7 +77,7 @@ def dump_settings(settings: Any) -> dict[str, Any]:
 
 def dump_question(session: Session, question: Question) -> dict[str, Any]:
     """One question with its answer, receipt and files, as both parties see it."""
-    reply = service.answer_of(session, question)
+    reply = threads.answer_of(session, question)
     return {
         "id": question.id,
         "status": question.status,
@@ -87,7 +87,7 @@ def dump_question(session: Session, question: Question) -> dict[str, Any]:
         "amount_minor": question.amount_minor,
         "currency": question.currency,
         "deadline_at": question.deadline_at.isoformat() if question.deadline_at else None,
-        "seconds_left": service.time_left(question, utcnow()),
+        "seconds_left": threads.time_left(question, utcnow()),
         "follow_up_of": question.follow_up_of_id,
         "answer": (
             {"text": reply.text, "sent_at": reply.sent_at.isoformat() if reply.sent_at else None}
@@ -96,7 +96,7 @@ def dump_question(session: Session, question: Question) -> dict[str, Any]:
         ),
         "decline_reason": question.decline_reason,
         "capture_error": question.capture_error,
-        "receipt": service.receipt(session, question),
+        "receipt": threads.receipt(session, question),
         "attachments": [
             {
                 "id": a.id,
@@ -105,13 +105,13 @@ def dump_question(session: Session, question: Question) -> dict[str, Any]:
                 "size_bytes": a.size_bytes,
                 "from": "client" if a.question_id else "freelancer",
             }
-            for a in service.attachments_of(session, question)
+            for a in threads.attachments_of(session, question)
         ],
     }
 
 
 def _attachment_of(question: Question, attachment_id: int) -> Attachment:
-    for attachment in service.attachments_of(db.session, question):
+    for attachment in threads.attachments_of(db.session, question):
         if attachment.id == attachment_id:
             return attachment
     raise ApiError(404, "No such file.")
@@ -148,7 +148,7 @@ def put_message_settings():
 )
 @token_required
 def list_messages():
-    rows = service.inbox(db.session, current_freelancer().id)
+    rows = threads.inbox(db.session, current_freelancer().id)
     return jsonify({"messages": [dump_question(db.session, q) for q in rows]})
 
 
@@ -157,7 +157,7 @@ def list_messages():
 @token_required
 @translate_errors
 def get_message(question_id: int):
-    question = service.owned_question(db.session, current_freelancer().id, question_id)
+    question = threads.owned_question(db.session, current_freelancer().id, question_id)
     return jsonify(dump_question(db.session, question))
 
 
@@ -173,7 +173,7 @@ def get_message(question_id: int):
 def answer_message(question_id: int):
     data = MessageAnswerSchema().load(json_body())
     freelancer = current_freelancer()
-    question = service.answer(
+    question = answering.answer(
         db.session,
         gateway(freelancer.id),
         freelancer.id,
@@ -182,7 +182,7 @@ def answer_message(question_id: int):
         now=utcnow(),
     )
     db.session.commit()
-    if question.status == service.CAPTURE_FAILED:
+    if question.status == states.CAPTURE_FAILED:
         raise ApiError(
             409,
             "The payment could not be captured, so the answer was saved but not sent. "
@@ -205,7 +205,7 @@ def answer_message(question_id: int):
 def decline_message(question_id: int):
     data = MessageDeclineSchema().load(json_body())
     freelancer = current_freelancer()
-    question = service.decline(
+    question = answering.decline(
         db.session,
         gateway(freelancer.id),
         freelancer.id,
@@ -222,7 +222,7 @@ def decline_message(question_id: int):
 @token_required
 @translate_errors
 def download_message_attachment(question_id: int, attachment_id: int):
-    question = service.owned_question(db.session, current_freelancer().id, question_id)
+    question = threads.owned_question(db.session, current_freelancer().id, question_id)
     return attachments.download(_attachment_of(question, attachment_id))
 
 
@@ -273,7 +273,7 @@ def ask_message(slug: str):
 @translate_errors
 def confirm_message(question_id: int):
     data = MessageTokenSchema().load(json_body())
-    question = service.thread_question(db.session, question_id, data["token"])
+    question = threads.thread_question(db.session, question_id, data["token"])
     outcome = checkout.confirm_hold(
         db.session, gateway(question.freelancer_id), question.id, now=utcnow()
     )
@@ -290,7 +290,7 @@ def confirm_message(question_id: int):
 )
 @translate_errors
 def public_message(question_id: int):
-    question = service.thread_question(db.session, question_id, request.args.get("token", ""))
+    question = threads.thread_question(db.session, question_id, request.args.get("token", ""))
     body = dump_question(db.session, question)
     body.pop("capture_error")
     return jsonify(body)
@@ -308,7 +308,7 @@ def public_message(question_id: int):
 @translate_errors
 def follow_up_message(question_id: int):
     data = MessageFollowUpSchema().load(json_body())
-    question = service.thread_question(db.session, question_id, data["token"])
+    question = threads.thread_question(db.session, question_id, data["token"])
     follow = service.follow_up(db.session, question, data["text"], now=utcnow())
     db.session.commit()
     body = dump_question(db.session, follow)
@@ -326,11 +326,11 @@ def follow_up_message(question_id: int):
 @limiter.limit("30/hour")
 @translate_errors
 def upload_message_attachment(question_id: int):
-    question = service.thread_question(db.session, question_id, request.form.get("token", ""))
+    question = threads.thread_question(db.session, question_id, request.form.get("token", ""))
     upload = request.files.get("file")
     if upload is None:
         raise ApiError(422, "Choose a file.", fields={"file": ["Missing."]})
-    if question.status not in (service.PENDING_PAYMENT, service.AWAITING_ANSWER):
+    if question.status not in (states.PENDING_PAYMENT, states.AWAITING_ANSWER):
         raise ApiError(409, "Files can be added only before the answer.", code="not_allowed")
     try:
         attachment = attachments.store(
@@ -354,5 +354,5 @@ def upload_message_attachment(question_id: int):
 @documented("Download a file of your thread (?token=…)", auth=False, tag="public")
 @translate_errors
 def public_message_attachment(question_id: int, attachment_id: int):
-    question = service.thread_question(db.session, question_id, request.args.get("token", ""))
+    question = threads.thread_question(db.session, question_id, request.args.get("token", ""))
     return attachments.download(_attachment_of(question, attachment_id))

@@ -3,8 +3,11 @@
 Who commits: `confirm_hold` is the use case and commits, as `billing.checkout`
 does (the payment row before Stripe is called, then its answer); its view in
 `webapp.messages.api` only answers. The question moves to `awaiting_answer`
-through the ledger's subscriber in `webapp.messages.service`, here or later by
-a 3-D Secure webhook.
+through the ledger's subscriber (`webapp.messages.subscriber`), here or later
+by a 3-D Secure webhook.
+
+No lock waits on the network: the saved card is read from Stripe before the
+question is locked; the question is then locked and its state checked again.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import cards, checkout, events, payments
+from billing.errors import NotAllowed
 from billing.gateway.port import PaymentGateway
-from billing.locking import lock
-from billing.models import Payment, PaymentCustomer
+from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
-from webapp.messages import service
 from webapp.messages.models import Question
+from webapp.messages.states import PENDING_PAYMENT, PURPOSE, SUBJECT, NotFound, locked, record
 
 # A hold in these states is resumed, never placed again.
 UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
+
+# How many times the card is read again when the card form changed meanwhile.
+READS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,21 +53,31 @@ def confirm_hold(
     already prepared or waiting for 3-D Secure is resumed, never placed twice.
     `NotAllowed` if the card is not saved yet.
     """
-    question = _locked(session, question_id)
-    if question.status != service.PENDING_PAYMENT:
+    for _ in range(READS):
+        setup = _read_card(session, gateway, question_id)
+        question = locked(session, question_id)
+        if question.status != PENDING_PAYMENT:
+            session.commit()
+            return HoldOutcome(status=question.status)
+        payment = session.get(Payment, question.payment_id) if question.payment_id else None
+        if payment is not None or setup is None or setup.id == question.card_setup_id:
+            break
+        # A new card form replaced the one read (a declined hold, racing this one).
         session.commit()
-        return HoldOutcome(status=question.status)
-    payment = session.get(Payment, question.payment_id) if question.payment_id else None
+    else:
+        raise NotAllowed("the card form changed; save the card again")
     if payment is None:
-        outcome = _start_hold(session, gateway, question, now=now)
+        assert setup is not None
+        outcome = _start_hold(session, gateway, question, setup, now=now)
     elif payment.status in UNFINISHED:
         outcome = checkout.resume(session, gateway, payment.id, now=now)
     else:
         # Settled while the client was away (a webhook, the sweep): its answer stands.
+        session.commit()
         outcome = checkout.outcome(gateway, payment)
-    question = _locked(session, question_id)
-    # The ledger's subscriber (`service._on_payment`) moved it on an authorisation.
-    if question.status != service.PENDING_PAYMENT:
+    question = locked(session, question_id)
+    # The ledger's subscriber (`subscriber.on_payment`) moved it on an authorisation.
+    if question.status != PENDING_PAYMENT:
         session.commit()
         return HoldOutcome(status=question.status)
     match outcome:
@@ -69,16 +85,37 @@ def confirm_hold(
             session.commit()
             return HoldOutcome(status="requires_action", payment_intent_client_secret=secret)
         case checkout.Failed(payment_id=payment_id):
-            return _hold_failed(session, gateway, question, payment_id)
+            session.commit()
+            return _hold_failed(session, gateway, question_id, payment_id)
     session.commit()
     return HoldOutcome(status="processing")
 
 
-def _start_hold(
-    session: Session, gateway: PaymentGateway, question: Question, *, now: datetime
-) -> checkout.Outcome:
+def _read_card(session: Session, gateway: PaymentGateway, question_id: int) -> CardSetup | None:
+    """The saved card, as Stripe reports it, read before any lock; commits it.
+
+    None when there is nothing to read: the question has left `pending_payment`
+    or has a hold already (resumed under the lock instead).
+    """
+    question = session.get(Question, question_id)
+    if question is None:
+        raise NotFound(question_id)
+    if question.status != PENDING_PAYMENT or question.payment_id is not None:
+        return None
     assert question.card_setup_id is not None
     setup = cards.complete_card_setup(session, gateway, question.card_setup_id)
+    session.commit()
+    return setup
+
+
+def _start_hold(
+    session: Session,
+    gateway: PaymentGateway,
+    question: Question,
+    setup: CardSetup,
+    *,
+    now: datetime,
+) -> checkout.Outcome:
     assert setup.payment_method_id
 
     def link(payment: Payment) -> None:
@@ -88,8 +125,8 @@ def _start_hold(
         session,
         gateway,
         customer=_customer(session, setup.customer_id),
-        subject=payments.Subject(service.SUBJECT, question.id),
-        purpose=service.PURPOSE,
+        subject=payments.Subject(SUBJECT, question.id),
+        purpose=PURPOSE,
         amount=Money(question.amount_minor, question.currency),
         payment_method_id=setup.payment_method_id,
         capture_method="manual",
@@ -99,26 +136,25 @@ def _start_hold(
 
 
 def _hold_failed(
-    session: Session, gateway: PaymentGateway, question: Question, payment_id: int
+    session: Session, gateway: PaymentGateway, question_id: int, payment_id: int
 ) -> HoldOutcome:
     """A declined card: a new SetupIntent, so the client may try another on the same question."""
     payment = session.get(Payment, payment_id)
     assert payment is not None
     reason = payment.failure_message or str(_l("The card was declined."))
-    question_id = question.id
     setup, secret = cards.start_card_setup(
         session,
         gateway,
         customer=_customer(session, payment.customer_id),
-        subject=payments.Subject(service.SUBJECT, question_id),
+        subject=payments.Subject(SUBJECT, question_id),
     )
     # The new card form and the end of the failed hold, in one commit: a
     # confirm racing this one sees either the failed hold or the new form.
-    question = _locked(session, question_id)
+    question = locked(session, question_id)
     if question.payment_id == payment.id:
         question.card_setup_id = setup.id
         question.payment_id = None
-        service.record(
+        record(
             session,
             question,
             "message_payment_failed",
@@ -127,13 +163,6 @@ def _hold_failed(
         )
     session.commit()
     return HoldOutcome(status="failed", setup_intent_client_secret=secret, reason=reason)
-
-
-def _locked(session: Session, question_id: int) -> Question:
-    question = lock(session, Question, question_id)
-    if question is None:
-        raise service.NotFound(question_id)
-    return question
 
 
 def _customer(session: Session, customer_id: int) -> PaymentCustomer:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.due import DueKind
-from webapp.messages import service
+from webapp.messages import answering, states
 from webapp.messages.models import Question
 from webapp.stripe_connect import gateway
 
@@ -20,7 +20,7 @@ def find_unanswered(session: Session, now: datetime) -> list[int]:
     return list(
         session.scalars(
             select(Question.id)
-            .where(Question.status.in_(service.OPEN), Question.deadline_at <= now)
+            .where(Question.status.in_(states.OPEN), Question.deadline_at <= now)
             .order_by(Question.deadline_at)
             .limit(BATCH)
         )
@@ -37,11 +37,11 @@ def expire_unanswered(session: Session, question_id: int, now: datetime) -> str 
     question = session.get(Question, question_id)
     if question is None:
         return None
-    if service.expire(session, gateway(question.freelancer_id), question_id, now=now):
+    if answering.expire(session, gateway(question.freelancer_id), question_id, now=now):
         return f"question {question_id}: no answer in time, hold released"
     return None
 
 
 def due_kinds() -> list[DueKind]:
     """Paid questions' due kinds."""
-    return [DueKind("messages", service.SUBJECT, find_unanswered, expire_unanswered, Question)]
+    return [DueKind("messages", states.SUBJECT, find_unanswered, expire_unanswered, Question)]

@@ -65,7 +65,7 @@ class MessageSettings(Base):
 class Question(Base):
     """A client's question: paid (held, then captured) or a free follow-up in a thread.
 
-    Status moves only through `webapp.messages.service.TRANSITIONS`.
+    Status moves only through `webapp.messages.states.TRANSITIONS`.
     """
 
     __tablename__ = "message_question"

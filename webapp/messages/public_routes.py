@@ -12,7 +12,7 @@ from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
 from billing.money import Money
 from webapp.extensions import db
-from webapp.messages import attachments, service
+from webapp.messages import attachments, service, states, threads
 from webapp.messages.schemas import MessageFollowUpSchema
 from webapp.stripe_connect import credentials
 
@@ -23,7 +23,7 @@ bp = Blueprint("messages_public", __name__)
 def ask(slug: str):
     try:
         freelancer, settings = service.open_offer(db.session, slug)
-    except service.NotFound:
+    except states.NotFound:
         abort(404)
     urgent = None
     if settings.urgent_price_minor is not None:
@@ -45,8 +45,8 @@ def ask(slug: str):
 
 def _thread(token: str) -> Any:
     try:
-        return service.thread_by_token(db.session, token)
-    except service.NotFound:
+        return threads.thread_by_token(db.session, token)
+    except states.NotFound:
         abort(404)
 
 
@@ -54,15 +54,15 @@ def _thread(token: str) -> Any:
 def conversation(token: str, errors: dict[str, list[str]] | None = None, form: Any = None):
     root = _thread(token)
     items = []
-    for question in service.thread(db.session, root):
-        reply = service.answer_of(db.session, question)
+    for question in threads.thread(db.session, root):
+        reply = threads.answer_of(db.session, question)
         items.append(
             {
                 "question": question,
                 # An answer is shown only once sent (after the capture succeeded).
                 "reply": reply if reply is not None and reply.sent_at is not None else None,
-                "files": service.attachments_of(db.session, question),
-                "receipt": service.receipt(db.session, question),
+                "files": threads.attachments_of(db.session, question),
+                "receipt": threads.receipt(db.session, question),
                 "amount": Money(question.amount_minor, question.currency).format(),
             }
         )
@@ -70,7 +70,7 @@ def conversation(token: str, errors: dict[str, list[str]] | None = None, form: A
     can_follow_up = (
         settings is not None
         and settings.free_follow_up
-        and root.status == service.ANSWERED
+        and root.status == states.ANSWERED
         and len(items) == 1
     )
     from webapp.accounts.models import Freelancer
@@ -113,8 +113,8 @@ def follow_up(token: str):
 @bp.get("/m/<token>/attachments/<int:attachment_id>")
 def attachment(token: str, attachment_id: int):
     root = _thread(token)
-    for question in service.thread(db.session, root):
-        for item in service.attachments_of(db.session, question):
+    for question in threads.thread(db.session, root):
+        for item in threads.attachments_of(db.session, question):
             if item.id == attachment_id:
                 return attachments.download(item)
     abort(404)

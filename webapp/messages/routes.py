@@ -13,7 +13,7 @@ from billing.db import utcnow
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.money import format_major, parse_major
 from webapp.extensions import db
-from webapp.messages import attachments, service
+from webapp.messages import answering, attachments, service, states, threads
 from webapp.messages.api import dump_settings
 from webapp.messages.schemas import MessageAnswerSchema, MessageDeclineSchema, MessageSettingsSchema
 from webapp.stripe_connect import gateway
@@ -36,12 +36,12 @@ def _int_or_raw(value: str | None) -> Any:
 @login_required
 def inbox():
     now = utcnow()
-    rows = service.inbox(db.session, current_user.id)
+    rows = threads.inbox(db.session, current_user.id)
     return render_template(
         "messages/inbox.html",
         questions=rows,
         now=now,
-        time_left=lambda q: service.time_left(q, now),
+        time_left=lambda q: threads.time_left(q, now),
         settings=service.settings_for(db.session, current_user.id),
     )
 
@@ -95,17 +95,17 @@ def settings():
 @login_required
 def show(question_id: int, errors: dict[str, list[str]] | None = None, form: Any = None):
     try:
-        question = service.owned_question(db.session, current_user.id, question_id)
-    except service.NotFound:
+        question = threads.owned_question(db.session, current_user.id, question_id)
+    except states.NotFound:
         abort(404)
     now = utcnow()
     return render_template(
         "messages/show.html",
         question=question,
-        reply=service.answer_of(db.session, question),
-        files=service.attachments_of(db.session, question),
-        receipt=service.receipt(db.session, question),
-        seconds_left=service.time_left(question, now),
+        reply=threads.answer_of(db.session, question),
+        files=threads.attachments_of(db.session, question),
+        receipt=threads.receipt(db.session, question),
+        seconds_left=threads.time_left(question, now),
         errors=errors or {},
         form=form or {},
     ), (422 if errors else 200)
@@ -118,22 +118,22 @@ def _act(question_id: int, action: str) -> Any:
         data = schema.load(submitted)
         gw = gateway(current_user.id)
         if action == "answer":
-            question = service.answer(
+            question = answering.answer(
                 db.session, gw, current_user.id, question_id, data["text"], now=utcnow()
             )
         else:
-            question = service.decline(
+            question = answering.decline(
                 db.session, gw, current_user.id, question_id, data["reason"], now=utcnow()
             )
     except ValidationError as exc:
         return show(question_id, errors=_errors(exc), form=submitted)
-    except service.NotFound:
+    except states.NotFound:
         abort(404)
     except (AlreadyDone, NotAllowed, GatewayError) as exc:
         db.session.rollback()
         return show(question_id, errors={"_schema": [str(exc)]}, form=submitted)
     db.session.commit()
-    if question.status == service.CAPTURE_FAILED:
+    if question.status == states.CAPTURE_FAILED:
         flash(_("The payment could not be captured: your answer was saved but not sent."))
     elif action == "answer":
         flash(_("Answer sent; the payment was captured."))
@@ -158,10 +158,10 @@ def decline(question_id: int):
 @login_required
 def attachment(question_id: int, attachment_id: int):
     try:
-        question = service.owned_question(db.session, current_user.id, question_id)
-    except service.NotFound:
+        question = threads.owned_question(db.session, current_user.id, question_id)
+    except states.NotFound:
         abort(404)
-    for item in service.attachments_of(db.session, question):
+    for item in threads.attachments_of(db.session, question):
         if item.id == attachment_id:
             return attachments.download(item)
     abort(404)
