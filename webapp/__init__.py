@@ -147,10 +147,12 @@ def register_billing(app: Flask) -> None:
     """The engine's webhook handlers, the features' ledger subscribers, the due work."""
     from webapp.booking.service import subscribe_to_ledger as booking_subscribes
     from webapp.due_work import register_due_work
+    from webapp.dunning.subscriber import subscribe_to_ledger as dunning_subscribes
     from webapp.messages.subscriber import subscribe_to_ledger as messages_subscribes
     from webapp.webhooks import load_handlers
 
     load_handlers()
     booking_subscribes()
     messages_subscribes()
+    dunning_subscribes()
     register_due_work(app)

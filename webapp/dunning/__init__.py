@@ -1,14 +1,12 @@
 """Dunning (relances): the receivables dashboard, case pages, the client's "fix my
-payment" page and the JSON API. The engine is `billing.dunning`."""
+payment" page and the JSON API. The engine is `billing.dunning`; what dunning hears
+from the ledger is registered by the app factory (`webapp.dunning.subscriber`)."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from webapp.dunning import api  # noqa: F401  (attaches the JSON routes)
-from webapp.dunning.service import subscribe
-
-subscribe()
 
 
 def register(app: Flask) -> None:

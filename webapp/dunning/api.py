@@ -14,7 +14,8 @@ from billing.dunning.schedule import InvalidConfig
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
-from webapp.dunning import pay, service
+from webapp.dunning import cases, pay
+from webapp.dunning.pause import notify_freelancer_of_pause
 from webapp.dunning.schemas import (
     CaseSchema,
     DisputeSchema,
@@ -23,13 +24,14 @@ from webapp.dunning.schemas import (
     SettingsSchema,
     dump_settings,
 )
+from webapp.dunning.settings import save_settings
 from webapp.dunning.views import dump_case
 from webapp.errors import ApiError
 from webapp.extensions import db, limiter
 
 
 def _case(case_id: int) -> DunningCase:
-    case = service.get_case(db.session, current_freelancer().id, case_id)
+    case = cases.get_case(db.session, current_freelancer().id, case_id)
     if case is None:
         raise ApiError(404, "No such dunning case.")
     return case
@@ -46,13 +48,13 @@ def _locked(case_id: int) -> DunningCase:
 @documented("List dunning cases", response={"type": "object"})
 @token_required
 def list_cases():
-    cases = db.session.scalars(
+    rows = db.session.scalars(
         select(DunningCase)
         .where(DunningCase.freelancer_id == current_freelancer().id)
         .order_by(DunningCase.id.desc())
     ).all()
     now = utcnow()
-    return jsonify({"cases": [dump_case(db.session, c, now=now) for c in cases]})
+    return jsonify({"cases": [dump_case(db.session, c, now=now) for c in rows]})
 
 
 @bp.get("/dunning/cases/<int:case_id>")
@@ -139,7 +141,7 @@ def get_settings():
 def put_settings():
     changes = SettingsSchema().load(json_body())
     try:
-        config = service.save_settings(db.session, current_freelancer().id, changes)
+        config = save_settings(db.session, current_freelancer().id, changes)
     except InvalidConfig as exc:
         raise ApiError(422, "Some settings are invalid.", fields=exc.fields) from None
     db.session.commit()
@@ -150,7 +152,7 @@ def put_settings():
 
 
 def _public_case(token: str) -> DunningCase:
-    case = service.case_for_token(db.session, token)
+    case = cases.case_for_token(db.session, token)
     if case is None:
         raise ApiError(404, "This payment link is not valid.")
     # End the read snapshot: on SQLite a read transaction that later writes fails
@@ -169,14 +171,14 @@ def _public_case(token: str) -> DunningCase:
 )
 @limiter.limit("60/minute")
 def public_pay(token: str):
-    from billing.locking import lock
     from webapp.stripe_connect import credentials, gateway
 
-    case = lock(db.session, DunningCase, _public_case(token).id)
-    invoice = service.invoice_of(db.session, case)
+    # Read, not locked: `pay.setup_secret` calls Stripe, and no lock waits on the network.
+    case = _public_case(token)
+    invoice = cases.invoice_of(db.session, case)
     body = {
         "status": "paid" if case.status == engine.PAID else case.status,
-        "amount_minor": service.amount_due(db.session, case),
+        "amount_minor": cases.amount_due(db.session, case),
         "currency": case.currency,
         "reason": case.reason,
         "invoice_number": invoice.number if invoice else None,
@@ -186,14 +188,13 @@ def public_pay(token: str):
     if case.status not in engine.CLOSED:
         try:
             body["setup_intent_client_secret"] = pay.setup_secret(
-                db.session, gateway(case.freelancer_id), case
+                db.session, gateway(case.freelancer_id), case.id
             )
         except GatewayError as exc:
             db.session.rollback()
             raise ApiError(
                 503, "The payment service is unavailable; try again.", code=exc.code
             ) from None
-        db.session.commit()
     return jsonify(body)
 
 
@@ -280,6 +281,6 @@ def _client_pause(token: str, **kwargs) -> object:
         db.session.rollback()
         status = 422 if "date" in str(exc) or "reason" in str(exc) else 409
         raise ApiError(status, str(exc)) from None
-    service.notify_freelancer_of_pause(db.session, case)
+    notify_freelancer_of_pause(db.session, case)
     db.session.commit()
     return jsonify({"status": case.status, "pause_kind": case.pause_kind})

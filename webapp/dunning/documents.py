@@ -15,7 +15,8 @@ from billing.dunning.models import DunningCase
 from billing.invoicing import pdf as invoice_pdf
 from billing.invoicing import service as invoicing
 from billing.models import Event, Payment
-from webapp.dunning import service
+from webapp.dunning.cases import invoice_of, quote_of
+from webapp.dunning.steps import letter_for
 
 # Timeline wording (the pack is a legal exhibit: plain, in the letter's language).
 _ACTIONS = {
@@ -65,9 +66,7 @@ _ACTIONS = {
 def formal_notice(session: Session, case: DunningCase, *, now: datetime) -> bytes:
     """The mise en demeure PDF (dated the day it was sent, or today if not sent yet)."""
     config = engine.config_for(session, case.freelancer_id)
-    return letters.formal_notice_pdf(
-        service.letter_for(session, case, as_of=now.date(), config=config)
-    )
+    return letters.formal_notice_pdf(letter_for(session, case, as_of=now.date(), config=config))
 
 
 def timeline(session: Session, case: DunningCase) -> list[letters.TimelineEntry]:
@@ -104,7 +103,7 @@ def timeline(session: Session, case: DunningCase) -> list[letters.TimelineEntry]
 
 def quote_evidence(session: Session, case: DunningCase) -> letters.QuoteEvidence | None:
     """The signed quote and its acceptance (quotes tables), when the debt is a milestone."""
-    quote = service._quote_of(session, case.subject_type, case.subject_id)
+    quote = quote_of(session, case.subject_type, case.subject_id)
     if quote is None or quote.freelancer_id != case.freelancer_id or quote.acceptance_id is None:
         return None
     from webapp.quotes.models import Milestone, QuoteAcceptance, QuoteVersion
@@ -136,8 +135,8 @@ def quote_evidence(session: Session, case: DunningCase) -> letters.QuoteEvidence
 def recourse_pack(session: Session, case: DunningCase, *, now: datetime) -> bytes:
     """ONE PDF: claim, quote evidence, timeline, the mise en demeure, the invoices."""
     config = engine.config_for(session, case.freelancer_id)
-    letter = service.letter_for(session, case, as_of=now.date(), config=config)
-    invoices = [service.invoice_of(session, case)]
+    letter = letter_for(session, case, as_of=now.date(), config=config)
+    invoices = [invoice_of(session, case)]
     if case.penalty_invoice_id:
         invoices.append(invoicing.get_invoice(session, case.freelancer_id, case.penalty_invoice_id))
     htmls = [invoice_pdf.render_html(i, locale=case.locale) for i in invoices if i is not None]

@@ -26,7 +26,9 @@ from billing.invoicing.models import ISSUED, KIND_INVOICE, PARTIALLY_PAID, Invoi
 from billing.locking import lock
 from billing.models import Payment
 from webapp.due import DueKind
-from webapp.dunning import service
+from webapp.dunning import opening
+from webapp.dunning.cases import LINK_PURPOSE, PENALTY_SOURCE, RETRY_PURPOSE
+from webapp.dunning.steps import Steps
 
 CATCH_UP_WINDOW = timedelta(days=7)
 BATCH = 200
@@ -40,7 +42,7 @@ def _missed_failures(now: datetime) -> Select:
         Payment.off_session.is_(True),
         # A failed hold is not money owed: its feature asks for another card.
         Payment.capture_method == "automatic",
-        Payment.purpose.not_in((service.RETRY_PURPOSE, service.LINK_PURPOSE)),
+        Payment.purpose.not_in((RETRY_PURPOSE, LINK_PURPOSE)),
         Payment.subject_type != engine.SUBJECT,
         Payment.updated_at >= now - CATCH_UP_WINDOW,
         ~exists().where(
@@ -68,7 +70,7 @@ def open_for_missed_failure(session: Session, payment_id: int, now: datetime) ->
     still_missed = session.scalar(_missed_failures(now).where(Payment.id == payment_id))
     if payment is None or still_missed is None:
         return None
-    case = service.open_for_failed_payment(session, payment, now=now)
+    case = opening.open_for_failed_payment(session, payment, now=now)
     return f"case {case.id} for failed payment {payment_id}"
 
 
@@ -78,7 +80,7 @@ def _overdue_invoices(now: datetime) -> Select:
         Invoice.status.in_((ISSUED, PARTIALLY_PAID)),
         Invoice.due_date < now.date(),
         # Penalties are not chased with more penalties.
-        Invoice.source_type != service.PENALTY_SOURCE,
+        Invoice.source_type != PENALTY_SOURCE,
         ~exists().where(DunningCase.invoice_id == Invoice.id),
         # A failed charge's case will link this invoice itself.
         ~exists().where(
@@ -101,7 +103,7 @@ def open_for_overdue_invoice(session: Session, invoice_id: int, now: datetime) -
     still_overdue = session.scalar(_overdue_invoices(now).where(Invoice.id == invoice_id))
     if invoice is None or still_overdue is None:
         return None
-    case = service.open_for_overdue_invoice(session, invoice, now=now)
+    case = opening.open_for_overdue_invoice(session, invoice, now=now)
     return f"case {case.id} for overdue invoice {invoice.number}"
 
 
@@ -119,7 +121,7 @@ def find_live_cases(session: Session, now: datetime) -> list[int]:
 
 def sweep(session: Session, case_id: int, now: datetime) -> str | None:
     """Bring one case up to date as of `now`, then execute the card retries it prepared."""
-    result = engine.sweep_case(session, case_id, now, service.Steps())
+    result = engine.sweep_case(session, case_id, now, Steps())
     case = session.get(DunningCase, case_id)
     if case is not None:
         # Marks the case swept: `find_live_cases` takes the oldest first.

@@ -5,9 +5,11 @@ confirms a SetupIntent, then the server charges the saved card on-session;
 if the bank wants 3-D Secure the page completes it and calls confirm again,
 which then only resumes the payment under way (`billing.checkout.resume`).
 
-Who commits: `confirm` and `retry_saved_card` are the use cases and commit
-(through `billing.checkout`); their views in `webapp.dunning.api` only answer.
-`setup_secret` flushes and its view commits (a SetupIntent moves no money).
+Who commits: `confirm`, `retry_saved_card` and `setup_secret` are the use
+cases and commit (through `billing.checkout` and `billing.cards`); their views
+in `webapp.dunning.api` only answer. No lock waits on the network: Stripe is
+read before the case is locked, and the case's lock is let go before a
+payment's (the ledger locks the payment's subject first).
 """
 
 from __future__ import annotations
@@ -26,10 +28,13 @@ from billing.locking import lock
 from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
 from billing.payments import Subject
-from webapp.dunning import service
+from webapp.dunning.cases import LINK_PURPOSE, amount_due
 
 # A link payment in these states is resumed, never made again.
 UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
+
+# How many times the card is read again when the card form changed meanwhile.
+READS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,32 +46,41 @@ class Confirmation:
 
 
 def _customer(session: Session, gateway: PaymentGateway, case: DunningCase) -> PaymentCustomer:
+    """The client as a Stripe customer (made on first use, which commits)."""
     if case.customer_id is not None:
         customer = session.get(PaymentCustomer, case.customer_id)
         if customer is not None and customer.stripe_customer_id:
             return customer
-    customer = cards.ensure_customer(
+    return cards.ensure_customer(
         session,
         gateway,
         freelancer_id=case.freelancer_id,
         email=case.client_email,
         name=case.client_name,
     )
-    case.customer_id = customer.id
-    return customer
 
 
-def setup_secret(session: Session, gateway: PaymentGateway, case: DunningCase) -> str:
-    """The client secret of the case's open SetupIntent (a new one if the last was used)."""
+def setup_secret(session: Session, gateway: PaymentGateway, case_id: int) -> str:
+    """The client secret of the case's open SetupIntent (a new one if the last was used); commits.
+
+    Stripe is called with no lock held; the case is locked only to record the
+    new card form.
+    """
+    case = session.get(DunningCase, case_id)
+    assert case is not None
     setup = session.get(CardSetup, case.card_setup_id) if case.card_setup_id else None
     if setup is not None and setup.status != "succeeded":
+        session.commit()
         return cards.client_secret(gateway, setup)
     customer = _customer(session, gateway, case)
     setup, secret = cards.start_card_setup(
-        session, gateway, customer=customer, subject=Subject(engine.SUBJECT, case.id)
+        session, gateway, customer=customer, subject=Subject(engine.SUBJECT, case_id)
     )
+    case = lock(session, DunningCase, case_id)
+    assert case is not None
+    case.customer_id = customer.id
     case.card_setup_id = setup.id
-    session.flush()
+    session.commit()
     return secret
 
 
@@ -80,13 +94,20 @@ def _answer(outcome: checkout.Outcome) -> Confirmation:
     return Confirmation("failed")
 
 
+def _unfinished(session: Session, case: DunningCase) -> Payment | None:
+    """The link payment still under way (3-D Secure, processing, an answer lost), if any."""
+    pending = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
+    return pending if pending is not None and pending.status in UNFINISHED else None
+
+
 def _resume_or_open(
     session: Session, gateway: PaymentGateway, case_id: int, *, now: datetime
 ) -> tuple[DunningCase, Confirmation | None]:
     """The case, locked; and the answer when there is nothing new to charge.
 
-    Paid already, or a link payment still under way (3-D Secure, processing,
-    an answer lost): that payment is resumed, never made a second time.
+    Paid already, or a link payment still under way: that payment is resumed
+    (after the case's lock is let go: the ledger locks the payment's subject
+    first), never made a second time.
     """
     case = lock(session, DunningCase, case_id)
     assert case is not None
@@ -95,10 +116,27 @@ def _resume_or_open(
         return case, Confirmation("paid")
     if case.status in engine.CLOSED:
         raise NotAllowed("this case is closed; nothing is due through this link")
-    pending = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
-    if pending is not None and pending.status in UNFINISHED:
-        return case, _answer(checkout.resume(session, gateway, pending.id, now=now))
+    pending = _unfinished(session, case)
+    if pending is not None:
+        pending_id = pending.id
+        session.commit()
+        return case, _answer(checkout.resume(session, gateway, pending_id, now=now))
     return case, None
+
+
+def _read_card(session: Session, gateway: PaymentGateway, case_id: int) -> CardSetup | None:
+    """The newly saved card, as Stripe reports it, read before the case is locked; commits.
+
+    None when confirming will not charge a new card (closed, or a payment
+    under way); `NotAllowed` if the card is not saved yet.
+    """
+    case = session.get(DunningCase, case_id)
+    assert case is not None
+    if case.card_setup_id is None or case.status in engine.CLOSED or _unfinished(session, case):
+        return None
+    setup = cards.complete_card_setup(session, gateway, case.card_setup_id)
+    session.commit()
+    return setup
 
 
 def confirm(
@@ -107,14 +145,22 @@ def confirm(
     """Charge the newly saved card for what is due, or read the outcome after 3-D Secure.
 
     Commits, through `billing.checkout` (the payment row before Stripe is called,
-    then its answer).
+    then its answer). The card is read from Stripe first, then the case is
+    locked and checked again.
     """
-    case, answer = _resume_or_open(session, gateway, case_id, now=now)
-    if answer is not None:
-        return answer
-    if case.card_setup_id is None:
-        raise NotAllowed("save a card first")
-    setup = cards.complete_card_setup(session, gateway, case.card_setup_id)
+    for _ in range(READS):
+        setup = _read_card(session, gateway, case_id)
+        case, answer = _resume_or_open(session, gateway, case_id, now=now)
+        if answer is not None:
+            return answer
+        if case.card_setup_id is None:
+            raise NotAllowed("save a card first")
+        if setup is not None and setup.id == case.card_setup_id:
+            break
+        # The case changed while Stripe was read (a new card form): read it again.
+        session.commit()
+    else:
+        raise NotAllowed("the card form changed; save the card again")
     last = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
     if last is not None and last.payment_method_id == setup.payment_method_id:
         raise NotAllowed("this card was already tried; save another card")
@@ -167,8 +213,8 @@ def _charge(
         gateway,
         customer=customer,
         subject=Subject(case.subject_type, case.subject_id),
-        purpose=service.LINK_PURPOSE,
-        amount=Money(service.amount_due(session, case), case.currency),
+        purpose=LINK_PURPOSE,
+        amount=Money(amount_due(session, case), case.currency),
         payment_method_id=payment_method_id,
         capture_method="automatic",
         link=link,

@@ -28,7 +28,8 @@ from billing.dunning.models import DunningCase
 from billing.errors import AlreadyDone, NotAllowed
 from billing.locking import lock
 from webapp.accounts.models import Freelancer
-from webapp.dunning import service
+from webapp.dunning.cases import amount_due, case_for_token, invoice_of
+from webapp.dunning.pause import notify_freelancer_of_pause
 from webapp.dunning.reasons import reason_text
 from webapp.dunning.schemas import DisputeSchema, PromiseSchema
 from webapp.extensions import db, limiter
@@ -58,7 +59,7 @@ def _lang_url() -> dict:
 def _case(token: str) -> DunningCase:
     if len(token) > TOKEN_MAX_LENGTH:
         abort(404)
-    case = service.case_for_token(db.session, token)
+    case = case_for_token(db.session, token)
     if case is None:
         abort(404)
     return case
@@ -66,7 +67,7 @@ def _case(token: str) -> DunningCase:
 
 def _page(token: str, case: DunningCase, errors: dict | None = None, status: int = 200):
     freelancer = db.session.get(Freelancer, case.freelancer_id)
-    invoice = service.invoice_of(db.session, case)
+    invoice = invoice_of(db.session, case)
     fmt = Formatter(case.locale, case.currency)
     config = {
         "stateUrl": url_for("api.public_pay", token=token),
@@ -87,7 +88,7 @@ def _page(token: str, case: DunningCase, errors: dict | None = None, status: int
         case=case,
         freelancer=freelancer,
         invoice=invoice,
-        amount=fmt.money(service.amount_due(db.session, case)),
+        amount=fmt.money(amount_due(db.session, case)),
         reason=reason_text(case.reason),
         paid=case.status == engine.PAID,
         can_retry=bool(case.payment_method_id) and not case.hard_decline,
@@ -147,6 +148,6 @@ def _pause(token: str, schema, *, kind: str):
         field = "date" if kind == "promise" else "reason"
         message = _("Choose a date in the future.") if kind == "promise" else _("Not possible now.")
         return _page(token, case, errors={field: [message]}, status=422)
-    service.notify_freelancer_of_pause(db.session, case)
+    notify_freelancer_of_pause(db.session, case)
     db.session.commit()
     return redirect(url_for("dunning_public.pay_page", token=token, noted=kind))

@@ -1,7 +1,7 @@
 """Why a payment failed, in the client's words: shared by the pay page and the reminders.
 
 Its own module so that the page (`public_routes`) and the reminder e-mails
-(`service`) both read it without importing each other.
+(`steps`) both read it without importing each other.
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ from billing.dunning.models import DunningCase
 from billing.errors import AlreadyDone, NotAllowed
 from billing.locking import lock
 from billing.money import format_major, parse_major
-from webapp.dunning import documents, receivables, service
+from webapp.dunning import documents, receivables
+from webapp.dunning.cases import get_case, pay_link
+from webapp.dunning.settings import save_settings
+from webapp.dunning.steps import signature
 from webapp.dunning.views import dump_case
 from webapp.extensions import db
 
@@ -24,7 +27,7 @@ bp = Blueprint("dunning", __name__, url_prefix="/dunning")
 
 
 def _case(case_id: int) -> DunningCase:
-    case = service.get_case(db.session, current_user.id, case_id)
+    case = get_case(db.session, current_user.id, case_id)
     if case is None:
         abort(404)
     return case
@@ -64,8 +67,8 @@ def case_page(case_id: int):
         view=view,
         fmt=Formatter(current_user.locale, case.currency),
         call_task=any(s["step"] == "call" and s["outcome"] == "task_open" for s in view["steps"]),
-        signature=service.signature(current_user, config),
-        link=service.pay_link(case),
+        signature=signature(current_user, config),
+        link=pay_link(case),
     )
 
 
@@ -170,7 +173,7 @@ def settings():
     if request.method == "POST":
         try:
             changes = SettingsSchema().load(_settings_form(request.form, current_user.currency))
-            service.save_settings(db.session, current_user.id, changes)
+            save_settings(db.session, current_user.id, changes)
         except ValidationError as exc:
             db.session.rollback()
             messages = exc.messages if isinstance(exc.messages, dict) else {}

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
-from webapp.dunning import service
+from webapp.dunning.cases import amount_due, invoice_of
+from webapp.dunning.late_payment import penalties_for
 
 
 def case_timeline(session: Session, case: DunningCase) -> list[dict[str, Any]]:
@@ -25,17 +26,17 @@ def dump_case(
     session: Session, case: DunningCase, *, now: datetime, full: bool = False
 ) -> dict[str, Any]:
     """A case with its steps and next step (`full`: with the timeline)."""
-    invoice = service.invoice_of(session, case)
+    invoice = invoice_of(session, case)
     config = engine.config_for(session, case.freelancer_id)
     upcoming = engine.upcoming(session, case, config)
-    result, rate = service.penalties_for(session, case, now.date())
+    result, rate = penalties_for(session, case, now.date())
     steps = sorted(engine.steps_of(session, case.id).values(), key=lambda s: s.id)
     out: dict[str, Any] = {
         "id": case.id,
         "status": case.status,
         "reason": case.reason,
         "amount_minor": case.amount_minor,
-        "amount_due_minor": service.amount_due(session, case),
+        "amount_due_minor": amount_due(session, case),
         "currency": case.currency,
         "invoice_id": case.invoice_id,
         "invoice_number": invoice.number if invoice else None,

@@ -1,0 +1,155 @@
+"""Late-payment penalties (pénalités de retard): the rate table, what a case owes as of
+a day, and the separate penalty invoice issued with the formal notice.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import events
+from billing.dunning import penalties, rates
+from billing.dunning import service as engine
+from billing.dunning.models import DunningCase, DunningRate
+from billing.dunning.schedule import (
+    FORMAL_NOTICE,
+)
+from billing.errors import NotAllowed
+from billing.invoicing import service as invoicing
+from billing.invoicing.models import Invoice
+from webapp.accounts.models import Freelancer
+from webapp.dunning.cases import PENALTY_SOURCE, invoice_of
+
+
+def rate_table(session: Session) -> rates.RateTable:
+    """The editable rate table from the database (the seed when empty)."""
+    rows = list(session.scalars(select(DunningRate)))
+    if not rows:
+        return rates.DEFAULT_TABLE
+    return rates.RateTable(rates.Rate(r.kind, r.valid_from, r.rate_bp, r.source) for r in rows)
+
+
+def penalties_for(
+    session: Session, case: DunningCase, as_of: date, *, formal_notice_date: date | None = None
+) -> tuple[penalties.Penalties, int]:
+    """The case's penalties as of a day, and the annual rate applied (basis points)."""
+    invoice = invoice_of(session, case)
+    table = rate_table(session)
+    if invoice is None:
+        due, amount, business, contractual = (
+            case.anchor_at.date(),
+            case.amount_minor,
+            case.client_is_business,
+            None,
+        )
+    else:
+        due, amount = invoice.due_date, invoicing.balance_due(invoice)
+        business, contractual = bool(invoice.buyer.get("is_business")), invoice.penalty_rate_bp
+    if formal_notice_date is None:
+        step = engine.steps_of(session, case.id).get(FORMAL_NOTICE)
+        formal_notice_date = step.done_at.date() if step and step.outcome == "sent" else None
+    result = penalties.compute(
+        amount,
+        case.currency,
+        due_date=due,
+        as_of=as_of,
+        business=business,
+        contractual_rate_bp=contractual,
+        formal_notice_date=formal_notice_date,
+        table=table,
+    )
+    if not business:
+        rate = table.rate_on(rates.LEGAL, as_of)
+    elif contractual is not None:
+        rate = contractual
+    else:
+        rate = table.rate_on(rates.ECB, as_of) + rates.ECB_MARGIN_BP
+    return result, rate
+
+
+def bill_penalties(session: Session, case: DunningCase, *, now: datetime) -> Invoice | None:
+    """The separate penalty invoice (never an edit of the issued one), once per case."""
+    if case.penalty_invoice_id is not None:
+        return invoicing.get_invoice(session, case.freelancer_id, case.penalty_invoice_id)
+    invoice = invoice_of(session, case)
+    if invoice is None:
+        return None
+    result, _rate = penalties_for(session, case, now.date(), formal_notice_date=now.date())
+    if result.total_minor <= 0:
+        return None
+    from webapp.invoices.issue import issue_unpaid
+
+    freelancer = session.get(Freelancer, case.freelancer_id)
+    assert freelancer is not None
+    lines = []
+    with force_locale(case.locale):
+        # Penalties and the indemnity are not subject to VAT (not the price of a service).
+        if result.interest_minor:
+            lines.append(
+                invoicing.Line(
+                    _(
+                        "Late-payment interest, invoice %(number)s (%(days)s days)",
+                        number=invoice.number,
+                        days=result.days_late,
+                    ),
+                    1,
+                    result.interest_minor,
+                    0,
+                )
+            )
+        if result.indemnity_minor:
+            lines.append(
+                invoicing.Line(
+                    _(
+                        "Fixed recovery indemnity (Code de commerce D441-5), invoice %(number)s",
+                        number=invoice.number,
+                    ),
+                    1,
+                    result.indemnity_minor,
+                    0,
+                )
+            )
+    buyer = invoice.buyer
+    try:
+        with session.begin_nested():
+            penalty = issue_unpaid(
+                session,
+                freelancer=freelancer,
+                lines=lines,
+                buyer=invoicing.Party(
+                    **{
+                        k: buyer.get(k)
+                        for k in (
+                            "name",
+                            "legal_name",
+                            "siret",
+                            "address",
+                            "email",
+                            "is_business",
+                            "vat_number",
+                        )
+                    }
+                ),
+                service_date=now.date(),
+                source_type=PENALTY_SOURCE,
+                source_id=invoice.id,
+                locale=case.locale,
+                currency=case.currency,
+                now=now,
+            )
+    except NotAllowed as exc:
+        engine.record(
+            session,
+            case,
+            "dunning_penalty_invoice_failed",
+            data={"error": str(exc)},
+            actor=events.SYSTEM,
+        )
+        return None
+    case.penalty_invoice_id = penalty.id
+    session.flush()
+    return penalty

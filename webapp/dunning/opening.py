@@ -1,0 +1,117 @@
+"""Opening dunning cases: on a failed off-session charge (with its unpaid invoice and
+J+0 at once) and on an invoice past its due date. Operations flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy.orm import Session
+
+from billing import events
+from billing.dunning import service as engine
+from billing.dunning.models import DunningCase
+from billing.invoicing import service as invoicing
+from billing.invoicing.models import Invoice
+from billing.models import Payment, PaymentCustomer
+from webapp.accounts.models import Freelancer, hash_token, new_token
+from webapp.dunning.case_invoice import Buyer, ensure_invoice
+from webapp.dunning.cases import quote_of
+from webapp.dunning.steps import Steps
+
+
+def _buyer(session: Session, payment: Payment, customer: PaymentCustomer) -> Buyer:
+    quote = quote_of(session, payment.subject_type, payment.subject_id)
+    if quote is not None and quote.freelancer_id == payment.freelancer_id:
+        return Buyer(
+            name=quote.client_name,
+            email=quote.client_email,
+            is_business=quote.client_is_business,
+            legal_name=quote.client_company,
+            siret=quote.client_siret,
+            address=quote.client_address,
+        )
+    return Buyer(name=customer.name, email=customer.email, is_business=False)
+
+
+def _new_token() -> tuple[str, str, str]:
+    from webapp.stripe_connect import secret_box
+
+    token = new_token("pay")
+    return token, hash_token(token), secret_box().encrypt(token)
+
+
+def open_for_failed_payment(session: Session, payment: Payment, *, now: datetime) -> DunningCase:
+    """Open (or reuse) the case of a failed off-session charge, issue its invoice, send J+0."""
+    customer = session.get(PaymentCustomer, payment.customer_id)
+    assert customer is not None
+    freelancer = session.get(Freelancer, payment.freelancer_id)
+    assert freelancer is not None
+    buyer = _buyer(session, payment, customer)
+    _, token_hash, token_enc = _new_token()
+    case, created = engine.open_case(
+        session,
+        engine.NewCase(
+            freelancer_id=payment.freelancer_id,
+            source_key=f"payment:{payment.subject_type}:{payment.subject_id}",
+            subject_type=payment.subject_type,
+            subject_id=payment.subject_id,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+            reason=payment.failure_code or "card_declined",
+            anchor_at=now,
+            token_hash=token_hash,
+            token_enc=token_enc,
+            client_name=buyer.name,
+            client_email=buyer.email,
+            client_is_business=buyer.is_business,
+            locale=freelancer.locale or "fr",
+            failed_payment_id=payment.id,
+            customer_id=customer.id,
+            payment_method_id=payment.payment_method_id,
+            original_purpose=payment.purpose,
+            hard_decline=payment.hard_decline,
+        ),
+    )
+    if not created:
+        engine.record(
+            session,
+            case,
+            "dunning_charge_failed_again",
+            actor=events.SYSTEM,
+            data={"payment_id": payment.id, "failure_code": payment.failure_code},
+        )
+        return case
+    ensure_invoice(session, case, buyer, now=now)
+    # J+0 at once, in this same transaction: the e-mail leaves only if it commits.
+    engine.sweep_case(session, case.id, now, Steps())
+    return case
+
+
+def open_for_overdue_invoice(session: Session, invoice: Invoice, *, now: datetime) -> DunningCase:
+    """Open the case of an invoice (bank transfer) past its due date; J+0 is the day after."""
+    _, token_hash, token_enc = _new_token()
+    buyer = invoice.buyer or {}
+    case, created = engine.open_case(
+        session,
+        engine.NewCase(
+            freelancer_id=invoice.freelancer_id,
+            source_key=f"invoice:{invoice.id}",
+            subject_type=invoice.source_type,
+            subject_id=invoice.source_id,
+            amount_minor=invoicing.balance_due(invoice),
+            currency=invoice.currency,
+            reason="overdue",
+            anchor_at=datetime.combine(invoice.due_date + timedelta(days=1), time(), tzinfo=UTC),
+            token_hash=token_hash,
+            token_enc=token_enc,
+            client_name=buyer.get("name", ""),
+            client_email=buyer.get("email", ""),
+            client_is_business=bool(buyer.get("is_business")),
+            locale=invoice.locale,
+            invoice_id=invoice.id,
+        ),
+    )
+    if created:
+        engine.sweep_case(session, case.id, now, Steps())
+    return case
