@@ -1,5 +1,7 @@
 """Invoicing: gapless numbering, invoices and credit notes, payments received, PDF.
 
-`service` holds the operations (issue, record a payment, credit); `pdf`
-renders a document; `models` the tables. Framework-free, like all of billing.
+`service` is the front door: it gathers the operations kept in `validation`,
+`amounts`, `queries`, `issuing`, `status`, `receipts` and `credit_notes`;
+`numbering` hands out the numbers; `pdf` renders a document; `models` the
+tables. Framework-free, like all of billing.
 """
