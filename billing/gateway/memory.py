@@ -1,43 +1,31 @@
 """An in-memory `PaymentGateway` that behaves like Stripe test mode, for fast unit tests.
 
-Test payment methods (Stripe's own aliases) and what a payment with them does:
-
-- `pm_card_visa`, `pm_card_mastercard`: succeeds.
-- `pm_card_chargeCustomerFail`, `pm_card_visa_chargeDeclined`: declined,
-  `card_declined` / `generic_decline`.
-- `pm_card_insufficientFunds`: declined, `insufficient_funds` (soft decline).
-- `pm_card_lost`: declined, `lost_card` (hard decline: never retry the card).
-- `pm_card_threeDSecure2Required`: `requires_action` on or off session (what
-  localstripe does); finish it with `complete_authentication`.
-- `pm_card_authenticationRequired`: `requires_action` on session; off session
-  declined with `authentication_required` (what real Stripe does).
+Its test payment methods (Stripe's own aliases: `pm_card_visa`, declines,
+3-D Secure) are described in `billing.gateway.memory_cards`.
 
 It keeps Stripe's rules: capture only from `requires_capture` and at most the
 capturable amount, cancel never after `succeeded`, refunds at most what was
-received minus what was refunded, Stripe's minimum charge amounts. It honours
-idempotency keys as Stripe does (same key and parameters: the first answer is
-replayed and nothing runs twice; same key, other parameters: `GatewayRejected`),
-records every call in `calls`, and can inject faults (`fail_next`,
-`timeout_after_success`) so callers can test their recovery.
+received minus what was refunded, Stripe's minimum charge amounts. Through
+`billing.gateway.memory_store` it honours idempotency keys as Stripe does
+(same key and parameters: the first answer is replayed and nothing runs twice;
+same key, other parameters: `GatewayRejected`), records every call in `calls`,
+and can inject faults (`fail_next`, `timeout_after_success`, from
+`billing.gateway.memory_faults`) so callers can test their recovery.
 """
 
 from __future__ import annotations
 
-import secrets
-import threading
-from collections import defaultdict, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from itertools import count
-from typing import Any, TypeVar
+from dataclasses import replace
 
-from billing.errors import (
-    CardError,
-    GatewayAuthError,
-    GatewayError,
-    GatewayRejected,
-    GatewayUnavailable,
+from billing.errors import CardError, GatewayAuthError
+from billing.gateway.memory_cards import (
+    DECLINED,
+    MINIMUM_CHARGE_MINOR,
+    TEST_CARDS,
+    CardScenario,
+    rejected,
 )
+from billing.gateway.memory_store import MemoryStore, StoredIntent, client_secret, frozen
 from billing.gateway.port import (
     CANCELED,
     REQUIRES_ACTION,
@@ -53,100 +41,14 @@ from billing.gateway.port import (
 )
 from billing.money import Money
 
-T = TypeVar("T")
-
-DECLINED = "Your card was declined."
-
-
-@dataclass(frozen=True, slots=True)
-class CardScenario:
-    """How a test payment method behaves."""
-
-    brand: str
-    last4: str
-    decline_code: str | None = None  # set: every charge is declined with it
-    setup_declined: bool = False  # declined already when saved (all but chargeCustomerFail)
-    three_d_secure: bool = False  # every payment asks for authentication
-    off_session_fails_authentication: bool = False  # real Stripe's off-session 3DS decline
+# The test cards are part of this gateway's contract: importable from here too.
+__all__ = ["DECLINED", "MINIMUM_CHARGE_MINOR", "TEST_CARDS", "CardScenario", "InMemoryGateway"]
 
 
-TEST_CARDS: dict[str, CardScenario] = {
-    "pm_card_visa": CardScenario("visa", "4242"),
-    "pm_card_mastercard": CardScenario("mastercard", "4444"),
-    "pm_card_chargeCustomerFail": CardScenario("visa", "0341", decline_code="generic_decline"),
-    "pm_card_visa_chargeDeclined": CardScenario(
-        "visa", "0002", decline_code="generic_decline", setup_declined=True
-    ),
-    "pm_card_insufficientFunds": CardScenario(
-        "visa", "9995", decline_code="insufficient_funds", setup_declined=True
-    ),
-    "pm_card_lost": CardScenario("visa", "9987", decline_code="lost_card", setup_declined=True),
-    "pm_card_threeDSecure2Required": CardScenario("visa", "3220", three_d_secure=True),
-    "pm_card_authenticationRequired": CardScenario(
-        "visa", "3184", three_d_secure=True, off_session_fails_authentication=True
-    ),
-}
-
-# Stripe refuses charges below these (code `amount_too_small`).
-MINIMUM_CHARGE_MINOR = {"eur": 50, "usd": 50, "chf": 50, "cad": 50, "gbp": 30}
-
-
-@dataclass(slots=True)
-class _Intent:
-    result: PaymentIntentResult
-    capture_method: CaptureMethod
-    refunded_minor: int = 0
-
-
-@dataclass
-class _Faults:
-    errors: dict[str, deque[GatewayError]] = field(default_factory=lambda: defaultdict(deque))
-    timeouts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-
-def _rejected(message: str, code: str, status: int = 400) -> GatewayRejected:
-    return GatewayRejected(message, stripe_code=code, http_status=status)
-
-
-class InMemoryGateway:
+class InMemoryGateway(MemoryStore):
     """A `PaymentGateway` kept in dictionaries; see the module docstring."""
 
-    def __init__(
-        self,
-        secret_key: str = "sk_test_memory",  # noqa: S107 (a fake key)
-        *,
-        honour_idempotency: bool = True,
-    ) -> None:
-        self.secret_key = secret_key
-        # False: every write runs, as on localstripe — a caller that repeats a
-        # write instead of looking Stripe up then really pays twice.
-        self.honour_idempotency = honour_idempotency
-        self.calls: list[tuple[str, str | None]] = []
-        self.customers: dict[str, dict[str, Any]] = {}
-        self.setup_intents: dict[str, SetupIntentResult] = {}
-        self.refunds: dict[str, RefundResult] = {}
-        self._refund_metadata: dict[str, dict[str, str]] = {}
-        self._intents: dict[str, _Intent] = {}
-        self._idempotent: dict[str, tuple[tuple[Any, ...], Any]] = {}
-        self._faults = _Faults()
-        self._ids = count(1)
-        self._lock = threading.RLock()
-
-    # --- fault injection and test helpers ----------------------------------
-
-    def fail_next(self, method: str, error: GatewayError) -> None:
-        """The next call to `method` raises `error` without doing anything."""
-        with self._lock:
-            self._faults.errors[method].append(error)
-
-    def timeout_after_success(self, method: str) -> None:
-        """The next call to `method` is performed, then raises `GatewayUnavailable`.
-
-        Like a Stripe timeout after the charge went through: retrying with the
-        same idempotency key returns the saved result.
-        """
-        with self._lock:
-            self._faults.timeouts[method] += 1
+    # --- what the browser and the client do --------------------------------
 
     def confirm_setup_intent(
         self, setup_intent_id: str, payment_method_id: str, *, authenticated: bool = True
@@ -173,7 +75,7 @@ class InMemoryGateway:
         with self._lock:
             intent = self._intent(payment_intent_id)
             if intent.result.status != REQUIRES_ACTION:
-                raise _rejected(
+                raise rejected(
                     "This PaymentIntent needs no action.", "payment_intent_unexpected_state"
                 )
             if success:
@@ -209,7 +111,7 @@ class InMemoryGateway:
             self.customers[customer_id] = {"email": email, "name": name, "metadata": metadata or {}}
             return customer_id
 
-        params = (email, name, _frozen(metadata))
+        params = (email, name, frozen(metadata))
         return self._write("create_customer", idempotency_key, params, run)
 
     def create_setup_intent(
@@ -222,7 +124,7 @@ class InMemoryGateway:
             intent_id = self._new_id("seti")
             intent = SetupIntentResult(
                 id=intent_id,
-                client_secret=_secret(intent_id),
+                client_secret=client_secret(intent_id),
                 status=REQUIRES_PAYMENT_METHOD,
                 customer_id=customer_id,
                 payment_method_id=None,
@@ -230,7 +132,7 @@ class InMemoryGateway:
             self.setup_intents[intent_id] = intent
             return intent
 
-        params = (customer_id, _frozen(metadata))
+        params = (customer_id, frozen(metadata))
         return self._write("create_setup_intent", idempotency_key, params, run)
 
     def retrieve_setup_intent(self, setup_intent_id: str) -> SetupIntentResult:
@@ -255,13 +157,13 @@ class InMemoryGateway:
             card = self._card(payment_method_id)
             minimum = MINIMUM_CHARGE_MINOR.get(amount.currency, 1)
             if amount.amount_minor < minimum:
-                raise _rejected(
+                raise rejected(
                     f"Amount must be at least {minimum} minor units.", "amount_too_small"
                 )
             intent_id = self._new_id("pi")
             result = PaymentIntentResult(
                 id=intent_id,
-                client_secret=_secret(intent_id),
+                client_secret=client_secret(intent_id),
                 status=REQUIRES_PAYMENT_METHOD,
                 amount=amount,
                 amount_capturable_minor=0,
@@ -284,7 +186,7 @@ class InMemoryGateway:
                 result = replace(result, status=REQUIRES_ACTION)
             else:
                 result = self._authorised(result, capture_method)
-            self._intents[intent_id] = _Intent(result, capture_method)
+            self._intents[intent_id] = StoredIntent(result, capture_method)
             return result
 
         params = (
@@ -293,7 +195,7 @@ class InMemoryGateway:
             payment_method_id,
             capture_method,
             off_session,
-            _frozen(metadata),
+            frozen(metadata),
         )
         return self._write("create_payment_intent", idempotency_key, params, run)
 
@@ -309,7 +211,7 @@ class InMemoryGateway:
         def run() -> PaymentIntentResult:
             intent = self._intent(payment_intent_id)
             if intent.result.status != REQUIRES_CAPTURE:
-                raise _rejected(
+                raise rejected(
                     f"This PaymentIntent could not be captured because it has a status of "
                     f"{intent.result.status}.",
                     "payment_intent_unexpected_state",
@@ -317,9 +219,9 @@ class InMemoryGateway:
             capturable = intent.result.amount_capturable_minor
             amount = capturable if amount_minor is None else amount_minor
             if amount < 1:
-                raise _rejected("amount_to_capture must be positive.", "parameter_invalid_integer")
+                raise rejected("amount_to_capture must be positive.", "parameter_invalid_integer")
             if amount > capturable:
-                raise _rejected(
+                raise rejected(
                     f"amount_to_capture {amount} exceeds amount_capturable {capturable}.",
                     "amount_too_large",
                 )
@@ -342,7 +244,7 @@ class InMemoryGateway:
         def run() -> PaymentIntentResult:
             intent = self._intent(payment_intent_id)
             if intent.result.status in (SUCCEEDED, CANCELED):
-                raise _rejected(
+                raise rejected(
                     f"You cannot cancel this PaymentIntent because it has a status of "
                     f"{intent.result.status}.",
                     "payment_intent_unexpected_state",
@@ -365,19 +267,19 @@ class InMemoryGateway:
         def run() -> RefundResult:
             intent = self._intent(payment_intent_id)
             if intent.result.status != SUCCEEDED:
-                raise _rejected(
+                raise rejected(
                     f"This PaymentIntent has a status of {intent.result.status}: "
                     "nothing to refund.",
                     "payment_intent_unexpected_state",
                 )
             refundable = intent.result.amount_received_minor - intent.refunded_minor
             if refundable == 0:
-                raise _rejected("Charge has already been refunded.", "charge_already_refunded")
+                raise rejected("Charge has already been refunded.", "charge_already_refunded")
             amount = refundable if amount_minor is None else amount_minor
             if amount < 1:
-                raise _rejected("Refund amount must be positive.", "parameter_invalid_integer")
+                raise rejected("Refund amount must be positive.", "parameter_invalid_integer")
             if amount > refundable:
-                raise _rejected(
+                raise rejected(
                     f"Refund amount {amount} is greater than unrefunded amount {refundable}.",
                     "amount_too_large",
                 )
@@ -387,7 +289,7 @@ class InMemoryGateway:
             self._refund_metadata[refund.id] = dict(metadata or {})
             return refund
 
-        params = (payment_intent_id, amount_minor, _frozen(metadata))
+        params = (payment_intent_id, amount_minor, frozen(metadata))
         return self._write("refund", idempotency_key, params, run)
 
     def find_payment_intent(
@@ -454,51 +356,6 @@ class InMemoryGateway:
         with self._lock:
             return self._intent(payment_intent_id).refunded_minor
 
-    # --- plumbing -----------------------------------------------------------
-
-    def _record(self, method: str, idempotency_key: str | None) -> None:
-        with self._lock:
-            self.calls.append((method, idempotency_key))
-            if self._faults.errors[method]:
-                raise self._faults.errors[method].popleft()
-
-    def _read(self, method: str, run: Callable[[], T]) -> T:
-        with self._lock:
-            self._record(method, None)
-            return run()
-
-    def _write(
-        self, method: str, idempotency_key: str, params: tuple[Any, ...], run: Callable[[], T]
-    ) -> T:
-        """Run a write once per idempotency key, replaying its first answer like Stripe."""
-        with self._lock:
-            self._record(method, idempotency_key)
-            if not idempotency_key:
-                raise _rejected("Every write needs an idempotency key.", "idempotency_key_missing")
-            fingerprint = (method, *params)
-            saved = self._idempotent.get(idempotency_key) if self.honour_idempotency else None
-            if saved is not None:
-                if saved[0] != fingerprint:
-                    raise _rejected(
-                        "Keys for idempotent requests can only be used with the same parameters "
-                        "they were first used with.",
-                        "idempotency_error",
-                    )
-                outcome = saved[1]
-            else:
-                try:
-                    outcome = run()
-                except GatewayRejected as exc:
-                    # Stripe saves an endpoint's error too and replays it.
-                    outcome = exc
-                self._idempotent[idempotency_key] = (fingerprint, outcome)
-            if isinstance(outcome, GatewayRejected):
-                raise outcome
-            if self._faults.timeouts[method]:
-                self._faults.timeouts[method] -= 1
-                raise GatewayUnavailable(f"Timed out after {method} succeeded (injected).")
-            return outcome
-
     def _authorised(
         self, result: PaymentIntentResult, capture_method: CaptureMethod
     ) -> PaymentIntentResult:
@@ -506,39 +363,3 @@ class InMemoryGateway:
         if capture_method == "manual":
             return replace(result, status=REQUIRES_CAPTURE, amount_capturable_minor=amount)
         return replace(result, status=SUCCEEDED, amount_received_minor=amount)
-
-    def _new_id(self, prefix: str) -> str:
-        return f"{prefix}_mem{next(self._ids):06d}"
-
-    def _card(self, payment_method_id: str) -> CardScenario:
-        card = TEST_CARDS.get(payment_method_id)
-        if card is None:
-            raise _rejected(
-                f"No such PaymentMethod: '{payment_method_id}'", "resource_missing", 404
-            )
-        return card
-
-    def _customer(self, customer_id: str) -> dict[str, Any]:
-        if customer_id not in self.customers:
-            raise _rejected(f"No such customer: '{customer_id}'", "resource_missing", 404)
-        return self.customers[customer_id]
-
-    def _intent(self, payment_intent_id: str) -> _Intent:
-        if payment_intent_id not in self._intents:
-            raise _rejected(
-                f"No such payment_intent: '{payment_intent_id}'", "resource_missing", 404
-            )
-        return self._intents[payment_intent_id]
-
-    def _setup_intent(self, setup_intent_id: str) -> SetupIntentResult:
-        if setup_intent_id not in self.setup_intents:
-            raise _rejected(f"No such setupintent: '{setup_intent_id}'", "resource_missing", 404)
-        return self.setup_intents[setup_intent_id]
-
-
-def _secret(object_id: str) -> str:
-    return f"{object_id}_secret_{secrets.token_hex(8)}"
-
-
-def _frozen(metadata: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((metadata or {}).items()))
