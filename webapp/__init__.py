@@ -145,7 +145,7 @@ def register_cli(app: Flask) -> None:
 
 def register_billing(app: Flask) -> None:
     """The engine's webhook handlers, the features' ledger subscribers, the due work."""
-    from webapp.booking.service import subscribe_to_ledger as booking_subscribes
+    from webapp.booking.ledger import subscribe_to_ledger as booking_subscribes
     from webapp.due_work import register_due_work
     from webapp.dunning.subscriber import subscribe_to_ledger as dunning_subscribes
     from webapp.messages.subscriber import subscribe_to_ledger as messages_subscribes

@@ -24,7 +24,7 @@ from tests.integration.test_booking_api import (  # noqa: F401 (fixtures)
 from tests.integration.test_booking_api import gateway as gateway  # noqa: F401
 from tests.integration.test_booking_api import seller as seller  # noqa: F401
 from tests.integration.test_booking_stripe import _complete_profile
-from webapp.booking import service as svc
+from webapp.booking.lifecycle import lock_booking, transition
 from webapp.booking.models import Booking
 
 THREE_D_SECURE = "pm_card_threeDSecure2Required"
@@ -85,8 +85,8 @@ def test_money_arriving_after_the_booking_closed_is_refunded_in_full(
 ):
     # given a booking that expired on our side while its 3-D Secure was open
     booking_id, intent = started_with_3ds(client, db_session, gateway, seller)
-    booking = svc.lock_booking(db_session, booking_id)
-    svc.transition(db_session, booking, "expired", actor=events.SYSTEM, target_minor=0)
+    booking = lock_booking(db_session, booking_id)
+    transition(db_session, booking, "expired", actor=events.SYSTEM, target_minor=0)
     db_session.commit()
     # when the payment succeeds at Stripe afterwards, its webhook lost
     gateway.complete_authentication(intent, True)

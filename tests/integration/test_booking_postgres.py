@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, text
 
 from billing.gateway.memory import InMemoryGateway
-from webapp.booking import facade, service
+from webapp.booking import checkout
+from webapp.booking.errors import SlotTaken
 from webapp.booking.models import Booking
 from webapp.extensions import db
 
@@ -73,9 +74,9 @@ def test_fifty_concurrent_attempts_give_one_booking(pg_app, seller):
             }
             barrier.wait()
             try:
-                facade.book(db.session, "pg-seller", data)
+                checkout.book(db.session, "pg-seller", data)
                 result = "booked"
-            except service.SlotTaken:
+            except SlotTaken:
                 db.session.rollback()
                 result = "taken"
             except Exception as exc:  # anything else is a failure of the test
@@ -102,7 +103,7 @@ def test_the_database_itself_refuses_an_overlap(pg_app, seller):
     # given one booking
     start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
     with pg_app.app_context():
-        facade.book(
+        checkout.book(
             db.session,
             "pg-seller",
             {

@@ -31,7 +31,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from billing.errors import GatewayUnavailable
 from billing.gateway.memory import InMemoryGateway
 from billing.models import PaymentCustomer
-from webapp.booking import service
+from webapp.booking import claim as booking_claim
 from webapp.booking.models import ACTIVE, Booking
 from webapp.extensions import csrf, db, make_engine
 
@@ -360,7 +360,7 @@ def _book(seller: dict, start: datetime, n: int = 1):
 
 def _failing_claims(monkeypatch, errors: list[Exception]) -> list[int]:
     """The next claims raise these errors first; returns the list of attempts made."""
-    real = service._claim_once
+    real = booking_claim._claim_once
     attempts: list[int] = []
 
     def claim(*args: Any, **kwargs: Any) -> Booking:
@@ -369,8 +369,8 @@ def _failing_claims(monkeypatch, errors: list[Exception]) -> list[int]:
             raise errors.pop(0)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_claim_once", claim)
-    monkeypatch.setattr(service, "CLAIM_BACKOFF", 0.001)
+    monkeypatch.setattr(booking_claim, "_claim_once", claim)
+    monkeypatch.setattr(booking_claim, "CLAIM_BACKOFF", 0.001)
     return attempts
 
 
@@ -390,19 +390,23 @@ def test_a_deadlocked_claim_is_run_again_and_succeeds(app, sqlite_seller, monkey
 def test_a_claim_that_keeps_deadlocking_is_a_409_conflict_never_a_500(
     app, sqlite_seller, monkeypatch
 ):
-    errors = [_db_error(psycopg.errors.DeadlockDetected) for _ in range(service.CLAIM_ATTEMPTS)]
+    errors = [
+        _db_error(psycopg.errors.DeadlockDetected) for _ in range(booking_claim.CLAIM_ATTEMPTS)
+    ]
     attempts = _failing_claims(monkeypatch, errors)
     answer = _book(sqlite_seller, hour_in(2))
     assert answer.status_code == 409
     assert answer.get_json()["error"]["code"] == "conflict"
     assert answer.headers["Retry-After"] == "1"
-    assert len(attempts) == service.CLAIM_ATTEMPTS
+    assert len(attempts) == booking_claim.CLAIM_ATTEMPTS
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
 
 
 def test_a_claim_that_keeps_waiting_for_its_lock_is_a_503_busy(app, sqlite_seller, monkeypatch):
-    errors = [_db_error(psycopg.errors.LockNotAvailable) for _ in range(service.CLAIM_ATTEMPTS)]
+    errors = [
+        _db_error(psycopg.errors.LockNotAvailable) for _ in range(booking_claim.CLAIM_ATTEMPTS)
+    ]
     _failing_claims(monkeypatch, errors)
     answer = _book(sqlite_seller, hour_in(2))
     assert answer.status_code == 503

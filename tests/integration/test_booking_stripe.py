@@ -16,7 +16,7 @@ import stripe
 from sqlalchemy import select
 
 from billing.models import Payment
-from webapp.booking import facade
+from webapp.booking import closing
 from webapp.booking.models import Booking
 from webapp.due import run_due
 from webapp.extensions import db
@@ -195,7 +195,7 @@ def test_late_cancellation_captures_the_fee_and_releases_the_rest(flow):
     f.confirm()
     # 24 h before is the last free second; one second later the 50 % fee applies
     late = f.start - timedelta(hours=24) + timedelta(seconds=1)
-    answer = f.call(facade.cancel_by_client, f.id, f.token, now=late)
+    answer = f.call(closing.cancel_by_client, f.id, f.token, now=late)
     assert answer["fee_amount_minor"] == 5_000
     assert answer["released_amount_minor"] == 5_000
     assert f.payments() == [("hold", "succeeded", 5_000, False)]
@@ -206,7 +206,7 @@ def test_late_cancellation_of_a_prepaid_session_refunds_the_rest(flow):
     f = flow("prepay")
     f.save_card()
     f.confirm()
-    answer = f.call(facade.cancel_by_client, f.id, f.token, now=f.start - timedelta(hours=2))
+    answer = f.call(closing.cancel_by_client, f.id, f.token, now=f.start - timedelta(hours=2))
     assert (answer["fee_amount_minor"], answer["refunded_amount_minor"]) == (5_000, 5_000)
 
 
@@ -214,7 +214,7 @@ def test_no_show_keeps_the_no_show_fee(flow, seller):
     f = flow("hold")
     f.save_card()
     f.confirm()
-    answer = f.call(facade.mark_no_show, seller["id"], f.id, now=f.start + timedelta(minutes=10))
+    answer = f.call(closing.mark_no_show, seller["id"], f.id, now=f.start + timedelta(minutes=10))
     assert answer["status"] == "no_show"
     assert f.payments() == [("hold", "succeeded", 8_000, False)]
 

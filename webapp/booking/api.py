@@ -13,7 +13,8 @@ from marshmallow import ValidationError
 from billing.events import timeline
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
-from webapp.booking import facade, service
+from webapp.booking import checkout, closing, ledger, lifecycle, public, reschedule, service
+from webapp.booking.errors import Expired, InvalidRequest, NotFound, PaymentFailed, SlotTaken
 from webapp.booking.models import Booking
 from webapp.booking.schemas import (
     AvailabilitySchema,
@@ -38,21 +39,21 @@ def answers_errors(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except service.NotFound:
+        except NotFound:
             db.session.rollback()
             raise ApiError(404, "Not found.") from None
-        except service.SlotTaken:
+        except SlotTaken:
             db.session.rollback()
             raise ApiError(
                 409, "This slot was just taken. Please choose another time.", code="slot_taken"
             ) from None
-        except service.InvalidRequest as exc:
+        except InvalidRequest as exc:
             db.session.rollback()
             raise ApiError(422, "Some fields are invalid.", fields=exc.fields) from None
-        except service.PaymentFailed as exc:
+        except PaymentFailed as exc:
             db.session.rollback()
             raise ApiError(402, str(exc), code=exc.code) from None
-        except service.Expired as exc:
+        except Expired as exc:
             db.session.rollback()
             raise ApiError(409, str(exc), code="booking_expired") from None
         # AlreadyDone, NotAllowed and gateway errors: webapp.errors answers them.
@@ -62,7 +63,7 @@ def answers_errors(view: F) -> F:
 
 def dump_booking(booking: Booking, *, with_timeline: bool = False) -> dict[str, Any]:
     """A booking as its freelancer sees it: payment state and, on detail, the timeline."""
-    t = service.totals(db.session, booking)
+    t = ledger.totals(db.session, booking)
     out: dict[str, Any] = {
         "id": booking.id,
         "offering_id": booking.offering_id,
@@ -90,7 +91,7 @@ def dump_booking(booking: Booking, *, with_timeline: bool = False) -> dict[str, 
     }
     if with_timeline:
         rows = timeline(db.session, "booking", booking.id)
-        for payment in service.booking_payments(db.session, booking):
+        for payment in ledger.booking_payments(db.session, booking):
             rows += timeline(db.session, "payment", payment.id)
         out["payments"] = [
             {
@@ -104,7 +105,7 @@ def dump_booking(booking: Booking, *, with_timeline: bool = False) -> dict[str, 
                 "failure_code": p.failure_code,
                 "hold_expires_at": p.hold_expires_at.isoformat() if p.hold_expires_at else None,
             }
-            for p in service.booking_payments(db.session, booking)
+            for p in ledger.booking_payments(db.session, booking)
         ]
         out["timeline"] = [
             {
@@ -221,7 +222,7 @@ def list_bookings():
             400, "upcoming must be true or false.", fields={"upcoming": ["true or false"]}
         )
     upcoming = None if upcoming_arg is None else upcoming_arg == "true"
-    items = service.list_bookings(db.session, current_freelancer().id, upcoming=upcoming)
+    items = lifecycle.list_bookings(db.session, current_freelancer().id, upcoming=upcoming)
     return jsonify({"bookings": [dump_booking(b) for b in items]})
 
 
@@ -230,14 +231,14 @@ def list_bookings():
 @token_required
 @answers_errors
 def get_booking(booking_id: int):
-    booking = service.get_booking(db.session, current_freelancer().id, booking_id)
+    booking = lifecycle.get_booking(db.session, current_freelancer().id, booking_id)
     return jsonify(dump_booking(booking, with_timeline=True))
 
 
 def _action(fn: Callable[..., dict], booking_id: int) -> Any:
     freelancer_id = current_freelancer().id
     result = fn(db.session, freelancer_id, booking_id)
-    booking = service.get_booking(db.session, freelancer_id, booking_id)
+    booking = lifecycle.get_booking(db.session, freelancer_id, booking_id)
     return jsonify({**dump_booking(booking), "result": result})
 
 
@@ -246,7 +247,7 @@ def _action(fn: Callable[..., dict], booking_id: int) -> Any:
 @token_required
 @answers_errors
 def complete_booking(booking_id: int):
-    return _action(facade.complete, booking_id)
+    return _action(closing.complete, booking_id)
 
 
 @bp.post("/bookings/<int:booking_id>/no-show")
@@ -254,7 +255,7 @@ def complete_booking(booking_id: int):
 @token_required
 @answers_errors
 def no_show_booking(booking_id: int):
-    return _action(facade.mark_no_show, booking_id)
+    return _action(closing.mark_no_show, booking_id)
 
 
 @bp.post("/bookings/<int:booking_id>/cancel")
@@ -262,7 +263,7 @@ def no_show_booking(booking_id: int):
 @token_required
 @answers_errors
 def cancel_booking(booking_id: int):
-    return _action(facade.cancel_by_freelancer, booking_id)
+    return _action(closing.cancel_by_freelancer, booking_id)
 
 
 # --- public (client links) ---------------------------------------------------------
@@ -272,7 +273,7 @@ def cancel_booking(booking_id: int):
 @documented("A freelancer's public booking page data", response=_OBJECT, auth=False, tag="public")
 @answers_errors
 def public_freelancer(slug: str):
-    return jsonify(facade.public_profile(db.session, slug))
+    return jsonify(public.public_profile(db.session, slug))
 
 
 @bp.get("/public/freelancers/<slug>/offerings/<int:offering_id>/slots")
@@ -287,7 +288,7 @@ def public_slots(slug: str, offering_id: int):
         raise ApiError(
             400, "Bad query parameters.", fields=flatten_messages(exc.messages)
         ) from None
-    slots = facade.public_slots(
+    slots = public.public_slots(
         db.session, slug, offering_id, query["from_"], query["to"], query["tz"]
     )
     return jsonify({"slots": slots, "timezone": query["tz"]})
@@ -306,7 +307,7 @@ def public_slots(slug: str, offering_id: int):
 @answers_errors
 def public_book(slug: str):
     data = BookingRequestSchema().load(json_body())
-    return jsonify(facade.book(db.session, slug, data)), 201
+    return jsonify(checkout.book(db.session, slug, data)), 201
 
 
 def _token_body(schema: type = ManageTokenSchema) -> dict[str, Any]:
@@ -323,7 +324,7 @@ def _token_body(schema: type = ManageTokenSchema) -> dict[str, Any]:
 @answers_errors
 def public_booking(booking_id: int):
     token = request.args.get("manage_token", "")
-    return jsonify(facade.client_view(db.session, booking_id, token))
+    return jsonify(public.client_view(db.session, booking_id, token))
 
 
 @bp.post("/public/bookings/<int:booking_id>/confirm")
@@ -338,7 +339,7 @@ def public_booking(booking_id: int):
 @answers_errors
 def public_confirm(booking_id: int):
     data = _token_body()
-    return jsonify(facade.confirm(db.session, booking_id, data["manage_token"]))
+    return jsonify(checkout.confirm(db.session, booking_id, data["manage_token"]))
 
 
 @bp.post("/public/bookings/<int:booking_id>/card-setup")
@@ -353,7 +354,7 @@ def public_confirm(booking_id: int):
 @answers_errors
 def public_card_setup(booking_id: int):
     data = _token_body()
-    return jsonify(facade.card_setup(db.session, booking_id, data["manage_token"]))
+    return jsonify(checkout.card_setup(db.session, booking_id, data["manage_token"]))
 
 
 @bp.post("/public/bookings/<int:booking_id>/cancel")
@@ -367,7 +368,7 @@ def public_card_setup(booking_id: int):
 @answers_errors
 def public_cancel(booking_id: int):
     data = _token_body()
-    return jsonify(facade.cancel_by_client(db.session, booking_id, data["manage_token"]))
+    return jsonify(closing.cancel_by_client(db.session, booking_id, data["manage_token"]))
 
 
 @bp.post("/public/bookings/<int:booking_id>/reschedule")
@@ -381,4 +382,6 @@ def public_cancel(booking_id: int):
 @answers_errors
 def public_reschedule(booking_id: int):
     data = _token_body(RescheduleSchema)
-    return jsonify(facade.reschedule(db.session, booking_id, data["manage_token"], data["start"]))
+    return jsonify(
+        reschedule.reschedule(db.session, booking_id, data["manage_token"], data["start"])
+    )

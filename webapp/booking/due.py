@@ -2,7 +2,7 @@
 secured in time, collect after the session, and reconcile payments left unknown.
 
 Each kind's `find` selects candidate bookings (indexed on status and times,
-a bounded batch); its `run` is one of the facade's functions, which locks the
+a bounded batch); its `run` is one of the use cases of `closing`, which locks the
 booking, re-checks its state and commits: run twice, or on two workers at
 once, each thing happens once.
 """
@@ -15,9 +15,9 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from webapp.booking import facade
+from webapp.booking import closing
+from webapp.booking.lifecycle import SUBJECT, settings_grace
 from webapp.booking.models import CONFIRMED, HOLD, PENDING_PAYMENT, REQUIRES_ACTION, Booking
-from webapp.booking.service import SUBJECT, settings_grace
 from webapp.due import DueKind
 
 BATCH = 200
@@ -42,7 +42,7 @@ def find_expired(session: Session, now: datetime) -> list[int]:
 
 def expire(session: Session, booking_id: int, now: datetime) -> str | None:
     """Free the slot of one pending booking whose time is up."""
-    if facade.expire(session, booking_id, now):
+    if closing.expire(session, booking_id, now):
         return f"booking {booking_id}: expired"
     return None
 
@@ -100,10 +100,10 @@ def due_kinds() -> list[DueKind]:
     """Booking's due kinds in run order (payments in doubt: the ledger's one reconcile sweep)."""
     return [
         DueKind("booking-expire", SUBJECT, find_expired, expire, Booking),
-        DueKind("booking-holds", SUBJECT, find_holds_due, facade.place_hold, Booking),
+        DueKind("booking-holds", SUBJECT, find_holds_due, closing.place_hold, Booking),
         DueKind(
-            "booking-secure-deadline", SUBJECT, find_unsecured, facade.cancel_unsecured, Booking
+            "booking-secure-deadline", SUBJECT, find_unsecured, closing.cancel_unsecured, Booking
         ),
-        DueKind("booking-collect", SUBJECT, find_to_collect, facade.collect, Booking),
-        DueKind("booking-settle", SUBJECT, find_late_money, facade.settle_late, Booking),
+        DueKind("booking-collect", SUBJECT, find_to_collect, closing.collect, Booking),
+        DueKind("booking-settle", SUBJECT, find_late_money, closing.settle_late, Booking),
     ]

@@ -11,7 +11,8 @@ from marshmallow import ValidationError
 
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.money import format_major, parse_major
-from webapp.booking import facade, service
+from webapp.booking import closing, lifecycle, service
+from webapp.booking.errors import NotFound
 from webapp.booking.schemas import AvailabilitySchema, OfferingSchema, dump_offering
 from webapp.extensions import db
 
@@ -87,7 +88,7 @@ def offering_form(offering_id: int | None = None):
     if offering_id is not None:
         try:
             offering = service.get_offering(db.session, current_user.id, offering_id)
-        except service.NotFound:
+        except NotFound:
             abort(404)
     form: dict[str, Any] = (
         dump_offering(offering)
@@ -126,7 +127,7 @@ def offering_form(offering_id: int | None = None):
 def archive(offering_id: int):
     try:
         offering = service.get_offering(db.session, current_user.id, offering_id)
-    except service.NotFound:
+    except NotFound:
         abort(404)
     service.archive_offering(db.session, offering)
     db.session.commit()
@@ -218,10 +219,11 @@ def bookings():
     from webapp.booking.api import dump_booking
 
     upcoming = [
-        dump_booking(b) for b in service.list_bookings(db.session, current_user.id, upcoming=True)
+        dump_booking(b) for b in lifecycle.list_bookings(db.session, current_user.id, upcoming=True)
     ]
     past = [
-        dump_booking(b) for b in service.list_bookings(db.session, current_user.id, upcoming=False)
+        dump_booking(b)
+        for b in lifecycle.list_bookings(db.session, current_user.id, upcoming=False)
     ]
     return render_template("booking/bookings.html", upcoming=upcoming, past=past)
 
@@ -232,8 +234,8 @@ def booking_detail(booking_id: int):
     from webapp.booking.api import dump_booking
 
     try:
-        booking = service.get_booking(db.session, current_user.id, booking_id)
-    except service.NotFound:
+        booking = lifecycle.get_booking(db.session, current_user.id, booking_id)
+    except NotFound:
         abort(404)
     return render_template(
         "booking/booking.html", booking=dump_booking(booking, with_timeline=True)
@@ -241,9 +243,9 @@ def booking_detail(booking_id: int):
 
 
 _ACTIONS = {
-    "complete": facade.complete,
-    "no-show": facade.mark_no_show,
-    "cancel": facade.cancel_by_freelancer,
+    "complete": closing.complete,
+    "no-show": closing.mark_no_show,
+    "cancel": closing.cancel_by_freelancer,
 }
 
 
@@ -255,7 +257,7 @@ def booking_action(booking_id: int, action: str):
         abort(404)
     try:
         fn(db.session, current_user.id, booking_id)
-    except service.NotFound:
+    except NotFound:
         db.session.rollback()
         abort(404)
     except AlreadyDone:
