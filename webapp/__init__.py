@@ -149,10 +149,12 @@ def register_billing(app: Flask) -> None:
     from webapp.due_work import register_due_work
     from webapp.dunning.subscriber import subscribe_to_ledger as dunning_subscribes
     from webapp.messages.subscriber import subscribe_to_ledger as messages_subscribes
+    from webapp.quotes.ledger import subscribe_to_ledger as quotes_subscribes
     from webapp.webhooks import load_handlers
 
     load_handlers()
     booking_subscribes()
     messages_subscribes()
     dunning_subscribes()
+    quotes_subscribes()
     register_due_work(app)

@@ -21,9 +21,10 @@ from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db, limiter
-from webapp.quotes import checkout, schemas, service
+from webapp.quotes import checkout, drafting, lookups, milestones, schemas, sending
 from webapp.quotes import transitions as t
 from webapp.quotes.content import ContentError
+from webapp.quotes.errors import QuoteError
 from webapp.quotes.models import Quote
 from webapp.quotes.views import milestone_json, public_quote_json, quote_json, quote_summary
 
@@ -37,7 +38,7 @@ def answers_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except service.QuoteError as exc:
+        except QuoteError as exc:
             db.session.rollback()
             raise ApiError(exc.status, exc.message, code=exc.code) from None
         except ContentError as exc:
@@ -62,14 +63,14 @@ def _gateway(freelancer_id: int):  # noqa: ANN202
 
 
 def _own_quote(quote_id: int) -> Quote:
-    quote = service.quote_for(db.session, current_freelancer().id, quote_id)
+    quote = lookups.quote_for(db.session, current_freelancer().id, quote_id)
     if quote is None:
         raise ApiError(404, "No such quote.")
     return quote
 
 
 def _public_quote(token: str) -> Quote:
-    quote = service.quote_by_token(db.session, token)
+    quote = lookups.quote_by_token(db.session, token)
     if quote is None or quote.status == t.DRAFT:
         raise ApiError(404, "No such quote.")
     return quote
@@ -90,7 +91,7 @@ def _public_quote(token: str) -> Quote:
 @answers_errors
 def create_quote():
     data = schemas.QuoteSchema().load(json_body())
-    quote, token = service.create_quote(db.session, current_freelancer(), data)
+    quote, token = drafting.create_quote(db.session, current_freelancer(), data)
     db.session.commit()
     return jsonify({**quote_json(db.session, quote), "public_token": token}), 201
 
@@ -99,7 +100,7 @@ def create_quote():
 @documented("List the quotes", response=_OBJ, tag="quotes")
 @token_required
 def list_quotes():
-    quotes = service.quotes_of(db.session, current_freelancer().id)
+    quotes = lookups.quotes_of(db.session, current_freelancer().id)
     return jsonify({"quotes": [quote_summary(q) for q in quotes]})
 
 
@@ -127,7 +128,7 @@ def patch_quote(quote_id: int):
     quote = _own_quote(quote_id)
     data = schemas.QuoteSchema(partial=True).load(json_body())
     data = {k: v for k, v in data.items() if k in json_body()}
-    service.revise_quote(db.session, current_freelancer(), quote, data)
+    drafting.revise_quote(db.session, current_freelancer(), quote, data)
     db.session.commit()
     return jsonify(quote_json(db.session, quote))
 
@@ -138,13 +139,13 @@ def patch_quote(quote_id: int):
 @answers_errors
 def send_quote(quote_id: int):
     quote = _own_quote(quote_id)
-    service.send_quote(db.session, current_freelancer(), quote)
+    sending.send_quote(db.session, current_freelancer(), quote)
     db.session.commit()
     return jsonify(quote_json(db.session, quote))
 
 
 def _own_milestone(milestone_id: int):  # noqa: ANN202
-    milestone = service.milestone_for(db.session, current_freelancer().id, milestone_id)
+    milestone = lookups.milestone_for(db.session, current_freelancer().id, milestone_id)
     if milestone is None:
         raise ApiError(404, "No such milestone.")
     return milestone
@@ -166,7 +167,7 @@ def _body_or_empty() -> dict[str, Any]:
 def deliver(milestone_id: int):
     milestone = _own_milestone(milestone_id)
     data = schemas.MilestoneDeliverSchema().load(_body_or_empty())
-    service.deliver_milestone(db.session, current_freelancer(), milestone, data["note"])
+    milestones.deliver_milestone(db.session, current_freelancer(), milestone, data["note"])
     db.session.commit()
     return jsonify(milestone_json(db.session, milestone, private=True))
 
@@ -183,7 +184,7 @@ def deliver(milestone_id: int):
 def resolve(milestone_id: int):
     milestone = _own_milestone(milestone_id)
     data = schemas.MilestoneResolveSchema().load(json_body())
-    service.resolve_objection(
+    milestones.resolve_objection(
         db.session, current_freelancer(), milestone, data["action"], data["note"]
     )
     db.session.commit()
@@ -202,7 +203,7 @@ def resolve(milestone_id: int):
 def cancel(milestone_id: int):
     milestone = _own_milestone(milestone_id)
     data = schemas.MilestoneDeliverSchema().load(_body_or_empty())
-    service.cancel_milestone(db.session, current_freelancer(), milestone, data["note"])
+    milestones.cancel_milestone(db.session, current_freelancer(), milestone, data["note"])
     db.session.commit()
     return jsonify(milestone_json(db.session, milestone, private=True))
 
@@ -219,7 +220,7 @@ def cancel(milestone_id: int):
 def manual_payment(milestone_id: int):
     milestone = _own_milestone(milestone_id)
     data = schemas.MilestoneManualPaymentSchema().load(_body_or_empty())
-    service.record_manual_payment(
+    milestones.record_manual_payment(
         db.session,
         current_freelancer(),
         milestone,
@@ -238,7 +239,7 @@ def manual_payment(milestone_id: int):
 @limiter.limit("120/minute")
 def public_quote(token: str):
     quote = _public_quote(token)
-    service.mark_viewed(db.session, quote)
+    sending.mark_viewed(db.session, quote)
     db.session.commit()
     return jsonify(public_quote_json(db.session, quote))
 
@@ -282,15 +283,15 @@ def accept(token: str):
 def deposit_answer(quote: Quote, action: NeedsAction | None) -> dict[str, Any]:
     """What the page needs after the deposit: the quote, its milestones, 3-D Secure if asked."""
     db.session.refresh(quote)
-    milestones = service.milestones_of(db.session, quote)
+    rows = lookups.milestones_of(db.session, quote)
     deposit_failed = any(
-        m.trigger == t.ON_ACCEPTANCE and m.status == t.PAYMENT_FAILED for m in milestones
+        m.trigger == t.ON_ACCEPTANCE and m.status == t.PAYMENT_FAILED for m in rows
     )
     answer: dict[str, Any] = {
         "quote_status": quote.status,
         # `payment_failed`: accepted, card saved, but the deposit was declined.
         "status": t.PAYMENT_FAILED if deposit_failed else quote.status,
-        "milestones": [milestone_json(db.session, m, private=False) for m in milestones],
+        "milestones": [milestone_json(db.session, m, private=False) for m in rows],
     }
     if action is not None:
         # The shape `AcompteCheckout.saveCardThenConfirm` expects: the page
@@ -333,13 +334,13 @@ def accept_confirm(token: str):
 def decline(token: str):
     quote = _public_quote(token)
     data = schemas.QuoteDeclineSchema().load(_body_or_empty())
-    service.decline_quote(db.session, quote, data["reason"])
+    sending.decline_quote(db.session, quote, data["reason"])
     db.session.commit()
     return jsonify({"status": quote.status})
 
 
 def _client_milestone(milestone_id: int, data: dict[str, Any]):  # noqa: ANN202
-    milestone = service.milestone_by_client_token(db.session, milestone_id, data["token"])
+    milestone = lookups.milestone_by_client_token(db.session, milestone_id, data["token"])
     if milestone is None:
         raise ApiError(404, "No such milestone.")
     return milestone
@@ -358,7 +359,7 @@ def _client_milestone(milestone_id: int, data: dict[str, Any]):  # noqa: ANN202
 def approve(milestone_id: int):
     data = schemas.ClientMilestoneSchema().load(json_body())
     milestone = _client_milestone(milestone_id, data)
-    service.approve_milestone(db.session, milestone)
+    milestones.approve_milestone(db.session, milestone)
     db.session.commit()
     return jsonify(milestone_json(db.session, milestone, private=False))
 
@@ -376,6 +377,6 @@ def approve(milestone_id: int):
 def object_(milestone_id: int):
     data = schemas.ClientMilestoneSchema().load(json_body())
     milestone = _client_milestone(milestone_id, data)
-    service.object_to_milestone(db.session, milestone, data["reason"])
+    milestones.object_to_milestone(db.session, milestone, data["reason"])
     db.session.commit()
     return jsonify(milestone_json(db.session, milestone, private=False))

@@ -22,9 +22,12 @@ from billing.gateway.port import PaymentGateway
 from billing.locking import lock
 from billing.money import Money
 from billing.payments import Subject
-from webapp.quotes import service
 from webapp.quotes import transitions as t
+from webapp.quotes.errors import QuoteError
+from webapp.quotes.ledger import latest_payment, milestone_subject, saved_card
+from webapp.quotes.lookups import milestones_of, version_of
 from webapp.quotes.models import Milestone, Quote, QuoteAcceptance
+from webapp.quotes.sending import check_open
 
 # A deposit payment in these states is resumed, never started again.
 UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
@@ -45,8 +48,8 @@ def start_acceptance(
     Returns the pending acceptance and the SetupIntent's client secret; flushes.
     """
     now = now or utcnow()
-    service.check_open(session, quote, now)
-    version = service.version_of(session, quote)
+    check_open(session, quote, now)
+    version = version_of(session, quote)
     customer = cards.ensure_customer(
         session,
         gateway,
@@ -113,7 +116,7 @@ def confirm(
     assert quote is not None
     if quote.status != t.ACCEPTED:
         _accept(session, gateway, quote, acceptance_id, now)
-    deposits = [m.id for m in service.milestones_of(session, quote) if m.trigger == t.ON_ACCEPTANCE]
+    deposits = [m.id for m in milestones_of(session, quote) if m.trigger == t.ON_ACCEPTANCE]
     action = None
     for milestone_id in deposits:
         try:
@@ -135,7 +138,7 @@ def _accept(
     now: datetime,
 ) -> None:
     """Check the signature and the saved card, and move the quote to `accepted` (flushed)."""
-    service.check_open(session, quote, now)
+    check_open(session, quote, now)
     query = select(QuoteAcceptance).where(
         QuoteAcceptance.quote_id == quote.id, QuoteAcceptance.status == "pending"
     )
@@ -143,15 +146,13 @@ def _accept(
         query = query.where(QuoteAcceptance.id == acceptance_id)
     acceptance = session.scalar(query.order_by(QuoteAcceptance.id.desc()))
     if acceptance is None:
-        raise service.QuoteError(409, "Sign the quote first (or sign again: it has changed).")
+        raise QuoteError(409, "Sign the quote first (or sign again: it has changed).")
     if acceptance.version_number != quote.current_version:
-        raise service.QuoteError(
-            409, "The quote changed since you signed it; review it and sign again."
-        )
+        raise QuoteError(409, "The quote changed since you signed it; review it and sign again.")
     try:
         setup = cards.complete_card_setup(session, gateway, acceptance.card_setup_id)
     except NotAllowed as exc:
-        raise service.QuoteError(409, str(exc), code="card_not_saved") from None
+        raise QuoteError(409, str(exc), code="card_not_saved") from None
     acceptance.status = "accepted"
     acceptance.accepted_at = now
     quote.acceptance_id = acceptance.id
@@ -182,20 +183,20 @@ def _pay_deposit(
     milestone = lock(session, Milestone, milestone_id)
     assert milestone is not None
     if milestone.status == t.PENDING:
-        customer, payment_method_id = service.saved_card(session, quote)
+        customer, payment_method_id = saved_card(session, quote)
         t.move_milestone(session, milestone, t.CHARGING, actor=events.CLIENT)
         return checkout.start(
             session,
             gateway,
             customer=customer,
-            subject=service.milestone_subject(milestone),
+            subject=milestone_subject(milestone),
             purpose="deposit",
             amount=Money(milestone.amount_minor, milestone.currency),
             payment_method_id=payment_method_id,
             capture_method="automatic",
             now=now,
         )
-    payment = service.latest_payment(session, milestone)
+    payment = latest_payment(session, milestone)
     if milestone.status == t.CHARGING and payment is not None and payment.status in UNFINISHED:
         return checkout.resume(session, gateway, payment.id, now=now)
     return None

@@ -3,8 +3,9 @@
 Idempotent by construction: every step locks the row, checks its state, then
 acts. A charge is prepared (milestone → charging, payment row) and committed
 before Stripe is called, so a second worker finds `charging` and stops, and a
-crash or timeout after Stripe charged is settled by `reconcile` with the same
-idempotency key, never by a second charge.
+crash or timeout after Stripe charged is settled by the ledger's reconcile
+sweep, which looks Stripe up first and adopts what it finds, never by a second
+charge.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.locking import lock
 from webapp.accounts.models import Freelancer
 from webapp.due import DueKind
-from webapp.quotes import service
+from webapp.quotes import emails, ledger, lookups, milestones
 from webapp.quotes import transitions as t
 from webapp.quotes.models import Milestone, Quote
 
@@ -69,7 +70,7 @@ def expire_quote(session: Session, quote_id: int, now: datetime) -> str | None:
     freelancer = session.get(Freelancer, quote.freelancer_id) if quote else None
     if quote is None or freelancer is None or quote.status not in t.OPEN_FOR_CLIENT:
         return None
-    if now < service.deadline_of(quote, freelancer):
+    if now < lookups.deadline_of(quote, freelancer):
         return None
     t.move_quote(session, quote, t.EXPIRED, actor=events.SYSTEM)
     return f"quote {quote.id} expired"
@@ -115,7 +116,7 @@ def remind(session: Session, milestone_id: int, now: datetime) -> str | None:
         freelancer_id=milestone.freelancer_id,
         data={"auto_approve_at": milestone.auto_approve_at.isoformat()},
     )
-    context = service._milestone_context(quote, milestone, freelancer, None)
+    context = emails.milestone_context(quote, milestone, freelancer, None)
     send_email(
         session,
         to=quote.client_email,
@@ -149,7 +150,7 @@ def auto_approve(session: Session, milestone_id: int, now: datetime) -> str | No
     assert milestone.auto_approve_at is not None
     if milestone.auto_approve_at > now:
         return None
-    service.approve_milestone(session, milestone, by="auto", now=now)
+    milestones.approve_milestone(session, milestone, by="auto", now=now)
     return f"milestone {milestone.id}: auto-approved"
 
 
@@ -201,7 +202,7 @@ def charge_milestone(session: Session, milestone_id: int, now: datetime) -> str 
         session.commit()
         return None
     try:
-        payment = service.prepare_charge(
+        payment = ledger.prepare_charge(
             session, quote, milestone, off_session=True, actor=events.SYSTEM
         )
     except NotAllowed as exc:
@@ -220,8 +221,8 @@ def _execute(
         session.rollback()
         return f"milestone {milestone_id}: payment {payment_id} already executed"
     except GatewayError as exc:
-        # Outcome unknown (timeout) or refused: the row stays `created` and
-        # the reconcile sweep asks Stripe again with the same key.
+        # Outcome unknown (timeout) or refused: the write stays marked in
+        # flight and the reconcile sweep looks Stripe up before any redo.
         session.commit()
         return f"milestone {milestone_id}: payment {payment_id} outcome unknown ({exc})"
     session.commit()

@@ -6,6 +6,8 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from billing import events
+from billing.errors import NotAllowed
 from billing.invoicing.models import Invoice
 from billing.invoicing.service import Party
 from billing.models import Payment
@@ -81,3 +83,34 @@ def issue_milestone_invoice(
         reference=f"milestone {milestone.id}",
     )
     return invoice
+
+
+def issue_invoice(session: Session, milestone: Milestone, payment: Payment | None) -> None:
+    """Every milestone payment is backed by an invoice (the invoices feature issues it).
+
+    By card: issued for the succeeded payment. By bank transfer: issued, then
+    the transfer recorded on it.
+    """
+    try:
+        # A savepoint: an invoice that cannot be issued (e.g. the profile lacks
+        # the legal name) must never undo the record of money already taken.
+        with session.begin_nested():
+            invoice = issue_milestone_invoice(session, milestone, payment)
+    except (NotAllowed, ValueError) as exc:
+        events.record(
+            session,
+            subject_type="milestone",
+            subject_id=milestone.id,
+            action="milestone_invoice_not_issued",
+            freelancer_id=milestone.freelancer_id,
+            data={"error": str(exc), "payment_id": payment.id if payment else None},
+        )
+        return
+    events.record(
+        session,
+        subject_type="milestone",
+        subject_id=milestone.id,
+        action="milestone_invoiced",
+        freelancer_id=milestone.freelancer_id,
+        data={"invoice_id": invoice.id, "number": getattr(invoice, "number", None)},
+    )

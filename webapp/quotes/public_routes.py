@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from webapp.accounts.models import Freelancer, hash_token
 from webapp.extensions import db, limiter
-from webapp.quotes import pdf, service
+from webapp.quotes import lookups, milestones, pdf, sending
 from webapp.quotes import transitions as t
+from webapp.quotes.errors import QuoteError
 from webapp.quotes.models import Milestone, Quote
 from webapp.quotes.views import public_quote_json
 
@@ -29,7 +30,7 @@ bp = Blueprint("quotes_public", __name__)
 
 
 def _quote(token: str) -> Quote:
-    quote = service.quote_by_token(db.session, token)
+    quote = lookups.quote_by_token(db.session, token)
     if quote is None or quote.status == t.DRAFT:
         abort(404)
     return quote
@@ -55,7 +56,7 @@ def _context(quote: Quote) -> dict[str, Any]:
 @limiter.limit("120/minute")
 def quote_page(token: str):
     quote = _quote(token)
-    service.mark_viewed(db.session, quote)
+    sending.mark_viewed(db.session, quote)
     db.session.commit()
     return render_template("quotes/public.html", token=token, **_context(quote))
 
@@ -78,14 +79,14 @@ def quote_pdf(token: str):
 def _client_action(milestone: Milestone, action: str, reason: str) -> None:
     try:
         if action == "approve":
-            service.approve_milestone(db.session, milestone)
+            milestones.approve_milestone(db.session, milestone)
             flash(_("Thank you: approved. The payment follows automatically."))
         elif action == "object":
-            service.object_to_milestone(db.session, milestone, reason)
+            milestones.object_to_milestone(db.session, milestone, reason)
             flash(_("Your objection was sent; no payment is taken until it is resolved."))
         else:
             abort(404)
-    except service.QuoteError as exc:
+    except QuoteError as exc:
         db.session.rollback()
         flash(exc.message)
     else:

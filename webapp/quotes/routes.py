@@ -13,9 +13,10 @@ from marshmallow import ValidationError
 
 from billing.money import minor_exponent, parse_major
 from webapp.extensions import db
-from webapp.quotes import schemas, service
+from webapp.quotes import drafting, lookups, milestones, schemas, sending
 from webapp.quotes import transitions as t
 from webapp.quotes.content import ContentError
+from webapp.quotes.errors import QuoteError
 from webapp.quotes.views import quote_json
 
 bp = Blueprint("quotes", __name__)
@@ -125,7 +126,7 @@ def quote_to_form(content: dict[str, Any]) -> dict[str, str]:
 
 
 def _own(quote_id: int):  # noqa: ANN202
-    quote = service.quote_for(db.session, current_user.id, quote_id)
+    quote = lookups.quote_for(db.session, current_user.id, quote_id)
     if quote is None:
         abort(404)
     return quote
@@ -135,7 +136,7 @@ def _own(quote_id: int):  # noqa: ANN202
 @login_required
 def index():
     return render_template(
-        "quotes/index.html", quotes=service.quotes_of(db.session, current_user.id)
+        "quotes/index.html", quotes=lookups.quotes_of(db.session, current_user.id)
     )
 
 
@@ -148,12 +149,12 @@ def _editor(quote: Any = None):  # noqa: ANN202
             payload = form_to_payload(form, currency)
             if quote is None:
                 data = schemas.QuoteSchema().load(payload)
-                quote, _token = service.create_quote(db.session, current_user, data)
+                quote, _token = drafting.create_quote(db.session, current_user, data)
                 message = _("Quote saved as a draft.")
             else:
                 payload.pop("currency", None)
                 data = schemas.QuoteSchema().load(payload)
-                service.revise_quote(db.session, current_user, quote, data)
+                drafting.revise_quote(db.session, current_user, quote, data)
                 message = _(
                     "Quote changed: the client now sees version %(n)s.", n=quote.current_version
                 )
@@ -163,7 +164,7 @@ def _editor(quote: Any = None):  # noqa: ANN202
         except ContentError as exc:
             db.session.rollback()
             errors = flatten_errors(exc.fields)
-        except service.QuoteError as exc:
+        except QuoteError as exc:
             db.session.rollback()
             errors = {"_schema": [exc.message]}
         else:
@@ -171,7 +172,7 @@ def _editor(quote: Any = None):  # noqa: ANN202
             flash(message)
             return redirect(url_for("quotes.detail", quote_id=quote.id))
     elif quote is not None:
-        form = quote_to_form(service.version_of(db.session, quote).content)
+        form = quote_to_form(lookups.version_of(db.session, quote).content)
     else:
         form = {
             "currency": current_user.currency,
@@ -214,7 +215,7 @@ def detail(quote_id: int):
 def _act(quote_id: int, action: Any) -> Any:
     try:
         action()
-    except (service.QuoteError, ValidationError) as exc:
+    except (QuoteError, ValidationError) as exc:
         db.session.rollback()
         flash(getattr(exc, "message", None) or _("Some fields are invalid."))
     else:
@@ -228,14 +229,14 @@ def send(quote_id: int):
     quote = _own(quote_id)
 
     def run() -> None:
-        service.send_quote(db.session, current_user, quote)
+        sending.send_quote(db.session, current_user, quote)
         flash(_("Quote sent to %(email)s.", email=quote.client_email))
 
     return _act(quote.id, run)
 
 
 def _own_milestone(milestone_id: int):  # noqa: ANN202
-    milestone = service.milestone_for(db.session, current_user.id, milestone_id)
+    milestone = lookups.milestone_for(db.session, current_user.id, milestone_id)
     if milestone is None:
         abort(404)
     return milestone
@@ -249,21 +250,21 @@ def milestone_action(milestone_id: int, action: str):
 
     def run() -> None:
         if action == "deliver":
-            service.deliver_milestone(db.session, current_user, milestone, note)
+            milestones.deliver_milestone(db.session, current_user, milestone, note)
             flash(_("Marked delivered; the client has been e-mailed."))
         elif action in ("revise", "charge"):
-            service.resolve_objection(db.session, current_user, milestone, action, note)
+            milestones.resolve_objection(db.session, current_user, milestone, action, note)
             flash(_("Objection resolved."))
         elif action == "cancel":
-            service.cancel_milestone(db.session, current_user, milestone, note)
+            milestones.cancel_milestone(db.session, current_user, milestone, note)
             flash(_("Milestone cancelled."))
         elif action == "manual-payment":
             paid_on = request.form.get("paid_on") or date.today().isoformat()
             try:
                 day = date.fromisoformat(paid_on)
             except ValueError:
-                raise service.QuoteError(422, _("Give the transfer date as YYYY-MM-DD.")) from None
-            service.record_manual_payment(db.session, current_user, milestone, note, day)
+                raise QuoteError(422, _("Give the transfer date as YYYY-MM-DD.")) from None
+            milestones.record_manual_payment(db.session, current_user, milestone, note, day)
             flash(_("Bank transfer recorded."))
         else:
             abort(404)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing import events
-from webapp.quotes import service
+from webapp.quotes import ledger, lookups
 from webapp.quotes.models import Milestone, Quote, QuoteAcceptance, QuoteVersion
 
 
@@ -36,7 +36,7 @@ def milestone_json(session: Session, milestone: Milestone, *, private: bool) -> 
         "paid_at": _iso(milestone.paid_at),
         "paid_by": milestone.paid_by,
     }
-    payment = service.latest_payment(session, milestone)
+    payment = ledger.latest_payment(session, milestone)
     if payment is not None:
         out["payment"] = {
             "status": payment.status,
@@ -88,22 +88,22 @@ def quote_summary(quote: Quote) -> dict[str, Any]:
 
 def quote_json(session: Session, quote: Quote) -> dict[str, Any]:
     """Everything the freelancer sees about a quote."""
-    version = service.version_of(session, quote)
+    version = lookups.version_of(session, quote)
     return {
         **quote_summary(quote),
-        "public_url": service.quote_url(quote),
-        "public_token": service.public_token(quote),
+        "public_url": lookups.quote_url(quote),
+        "public_token": lookups.public_token(quote),
         "auto_approve_days": quote.auto_approve_days,
         "content": version.content,
         "content_sha256": version.content_sha256,
         "versions": [
             {k: v for k, v in version_json(v).items() if k != "content"}
-            for v in service.versions_of(session, quote)
+            for v in lookups.versions_of(session, quote)
         ],
-        "acceptance": acceptance_json(service.acceptance_of(session, quote)),
+        "acceptance": acceptance_json(lookups.acceptance_of(session, quote)),
         "decline_reason": quote.decline_reason,
         "milestones": [
-            milestone_json(session, m, private=True) for m in service.milestones_of(session, quote)
+            milestone_json(session, m, private=True) for m in lookups.milestones_of(session, quote)
         ],
         "timeline": timeline_json(session, quote),
     }
@@ -111,15 +111,15 @@ def quote_json(session: Session, quote: Quote) -> dict[str, Any]:
 
 def public_quote_json(session: Session, quote: Quote) -> dict[str, Any]:
     """What the client sees: the exact current version, its state, and the milestones."""
-    version = service.version_of(session, quote)
+    version = lookups.version_of(session, quote)
     return {
         "status": quote.status,
         "version": version.number,
         "content_sha256": version.content_sha256,
         "content": version.content,
-        "acceptance": acceptance_json(service.acceptance_of(session, quote)),
+        "acceptance": acceptance_json(lookups.acceptance_of(session, quote)),
         "milestones": [
-            milestone_json(session, m, private=False) for m in service.milestones_of(session, quote)
+            milestone_json(session, m, private=False) for m in lookups.milestones_of(session, quote)
         ],
     }
 
@@ -127,7 +127,7 @@ def public_quote_json(session: Session, quote: Quote) -> dict[str, Any]:
 def timeline_json(session: Session, quote: Quote) -> list[dict[str, Any]]:
     """The quote's events and its milestones', oldest first."""
     rows = list(events.timeline(session, "quote", quote.id))
-    for milestone in service.milestones_of(session, quote):
+    for milestone in lookups.milestones_of(session, quote):
         rows += events.timeline(session, "milestone", milestone.id)
     rows.sort(key=lambda e: e.id)
     return [
