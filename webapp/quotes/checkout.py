@@ -1,11 +1,13 @@
 """The client's checkout of a quote: sign, save the card, accept and pay the deposit.
 
-Who commits: `start_acceptance` (the signature and its SetupIntent) only
-flushes, and its view commits — no money moves there. `confirm` is the use
-case that moves money, and it COMMITS, as `billing.checkout` does: the
-acceptance together with the first deposit's payment row, then Stripe's
-answer. Its view only reads what it left. Later milestones are charged off
-session by the due runner (`webapp.quotes.due`), not here.
+Who commits: `start_acceptance` commits the Stripe customer and the
+SetupIntent as `billing.cards` does (a SetupIntent moves no money), and its
+view commits the signature. `confirm` is the use case that moves money, and
+it COMMITS, as `billing.checkout` does: the saved card read from Stripe
+first, with no row locked; then, under the quote's lock, the acceptance
+together with the first deposit's payment row; then Stripe's answer. Its view
+only reads what it left. Later milestones are charged off session by the due
+runner (`webapp.quotes.due`), not here.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from sqlalchemy.orm import Session
 from billing import cards, checkout, events, payments
 from billing.db import utcnow
 from billing.errors import GatewayError, NotAllowed
-from billing.gateway.port import PaymentGateway
+from billing.gateway.port import SUCCEEDED, PaymentGateway
 from billing.locking import lock
+from billing.models import CardSetup
 from billing.money import Money
 from billing.payments import Subject
 from webapp.quotes import transitions as t
@@ -45,7 +48,9 @@ def start_acceptance(
 ) -> tuple[QuoteAcceptance, str]:
     """The client signs the current version; a SetupIntent is opened to save their card.
 
-    Returns the pending acceptance and the SetupIntent's client secret; flushes.
+    Returns the pending acceptance and the SetupIntent's client secret. The
+    customer and the SetupIntent are committed around their Stripe calls (no
+    lock is held during them); the acceptance is only flushed.
     """
     now = now or utcnow()
     check_open(session, quote, now)
@@ -105,17 +110,19 @@ def confirm(
     """The card is saved: accept the quote and pay its deposit(s); commits.
 
     Returns the 3-D Secure the page must complete (then call again), or None.
-    Under the quote's row lock, so two confirmations racing give one
-    acceptance and one deposit: the second sees `accepted` and only resumes
-    the deposit under way. A deposit whose Stripe answer was lost is left in
-    doubt (the milestone stays `charging`): calling again, or the sweep,
-    finds out what Stripe did.
+    The saved card is read from Stripe first, with no row locked; then, under
+    the quote's row lock, the state is checked again, so two confirmations
+    racing give one acceptance and one deposit: the second sees `accepted`
+    and only resumes the deposit under way. A deposit whose Stripe answer was
+    lost is left in doubt (the milestone stays `charging`): calling again, or
+    the sweep, finds out what Stripe did.
     """
     now = now or utcnow()
+    not_saved = _read_saved_card(session, gateway, quote_id, acceptance_id)
     quote = lock(session, Quote, quote_id)
     assert quote is not None
     if quote.status != t.ACCEPTED:
-        _accept(session, gateway, quote, acceptance_id, now)
+        _accept(session, quote, acceptance_id, now, not_saved)
     deposits = [m.id for m in milestones_of(session, quote) if m.trigger == t.ON_ACCEPTANCE]
     action = None
     for milestone_id in deposits:
@@ -130,29 +137,73 @@ def confirm(
     return action
 
 
-def _accept(
-    session: Session,
-    gateway: PaymentGateway,
-    quote: Quote,
-    acceptance_id: int | None,
-    now: datetime,
-) -> None:
-    """Check the signature and the saved card, and move the quote to `accepted` (flushed)."""
-    check_open(session, quote, now)
+def _pending_acceptance(
+    session: Session, quote_id: int, acceptance_id: int | None
+) -> QuoteAcceptance | None:
+    """The signature waiting for its card: the one asked for, else the newest."""
     query = select(QuoteAcceptance).where(
-        QuoteAcceptance.quote_id == quote.id, QuoteAcceptance.status == "pending"
+        QuoteAcceptance.quote_id == quote_id, QuoteAcceptance.status == "pending"
     )
     if acceptance_id is not None:
         query = query.where(QuoteAcceptance.id == acceptance_id)
-    acceptance = session.scalar(query.order_by(QuoteAcceptance.id.desc()))
+    return session.scalar(query.order_by(QuoteAcceptance.id.desc()))
+
+
+def _read_saved_card(
+    session: Session, gateway: PaymentGateway, quote_id: int, acceptance_id: int | None
+) -> str | None:
+    """Ask Stripe for the signer's saved card before any row is locked; commits what it learnt.
+
+    On SQLite a lock is the database's write lock, so a slow Stripe read
+    under it would stall every freelancer. Returns why the card is not saved
+    (told to the client only if the quote still needs it), or None. Nothing
+    is refused here: the checks that count are made again under the lock.
+    """
+    quote = session.get(Quote, quote_id)
+    acceptance = _pending_acceptance(session, quote_id, acceptance_id)
+    if (
+        quote is None
+        or quote.status not in t.OPEN_FOR_CLIENT
+        or acceptance is None
+        or acceptance.card_setup_id is None
+        or acceptance.version_number != quote.current_version
+    ):
+        return None
+    try:
+        cards.complete_card_setup(session, gateway, acceptance.card_setup_id)
+    except NotAllowed as exc:
+        session.rollback()
+        return str(exc)
+    session.commit()
+    return None
+
+
+def _accept(
+    session: Session,
+    quote: Quote,
+    acceptance_id: int | None,
+    now: datetime,
+    not_saved: str | None,
+) -> None:
+    """Check the signature and the saved card, and move the quote to `accepted` (flushed).
+
+    Under the quote's lock; the card was read from Stripe before it was taken.
+    """
+    check_open(session, quote, now)
+    acceptance = _pending_acceptance(session, quote.id, acceptance_id)
     if acceptance is None:
         raise QuoteError(409, "Sign the quote first (or sign again: it has changed).")
     if acceptance.version_number != quote.current_version:
         raise QuoteError(409, "The quote changed since you signed it; review it and sign again.")
-    try:
-        setup = cards.complete_card_setup(session, gateway, acceptance.card_setup_id)
-    except NotAllowed as exc:
-        raise QuoteError(409, str(exc), code="card_not_saved") from None
+    setup = (
+        session.get(CardSetup, acceptance.card_setup_id, populate_existing=True)
+        if acceptance.card_setup_id is not None
+        else None
+    )
+    if setup is None or setup.status != SUCCEEDED or not setup.payment_method_id:
+        raise QuoteError(
+            409, not_saved or "The card is not saved yet; save it again.", code="card_not_saved"
+        )
     acceptance.status = "accepted"
     acceptance.accepted_at = now
     quote.acceptance_id = acceptance.id
