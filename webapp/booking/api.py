@@ -33,7 +33,7 @@ _OBJECT = {"type": "object"}
 
 
 def answers_errors(view: F) -> F:
-    """Turn the service's named errors into the contract's error shape; nothing is kept."""
+    """Turn the booking's named errors (`webapp.booking.errors`) into the contract's error shape."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
