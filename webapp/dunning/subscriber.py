@@ -107,8 +107,14 @@ def on_payment(session: Session, payment: Payment, old: str, new: str) -> None:
     key = f"payment:{payment.subject_type}:{payment.subject_id}"
     if new == payments.SUCCEEDED:
         case = engine.find_case(session, payment.freelancer_id, key)
-        if case is not None and case.status not in engine.CLOSED:
-            _step_outcome(session, case, payment, "charged")
+        if case is None:
+            return
+        # Even when the case is closed already: the subject's own subscriber
+        # runs first, records this payment on the case's invoice, and the
+        # paid invoice closes the case before we hear of it. The retry step
+        # still says what became of it.
+        _step_outcome(session, case, payment, "charged")
+        if case.status not in engine.CLOSED:
             mark_paid(session, case, now=utcnow(), payment=payment)
         return
     if new != payments.FAILED:
