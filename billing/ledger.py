@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from billing import events, outcomes
@@ -238,3 +239,32 @@ def apply_refund(session: Session, refund_id: int, result: RefundResult, *, acto
     outcomes.notify_refund(session, payment, row)
     session.commit()
     return row
+
+
+def reconcile_candidates(session: Session, now: datetime, *, limit: int = 200) -> list[int]:
+    """Payments the sweep must re-read at `now`: any feature, any non-final state.
+
+    Writes in doubt (lease lapsed), off-session charges prepared but never sent,
+    client payments abandoned before Stripe, 3-D Secure and processing
+    payments whose webhook may be lost, holds (re-read now and then), and
+    payments with a refund in doubt. Each re-read bumps `updated_at`, so a row
+    is read at most once per `RECHECK_AFTER` of its status.
+    """
+    in_doubt = Payment.in_flight.is_not(None) & (Payment.in_flight_since <= now - LEASE)
+    stale = or_(
+        *(
+            (Payment.status == status) & (Payment.updated_at <= now - delay)
+            for status, delay in RECHECK_AFTER.items()
+        )
+    )
+    refund_in_doubt = Payment.id.in_(
+        select(Refund.payment_id).where(Refund.status == CREATED, Refund.created_at <= now - LEASE)
+    )
+    query = (
+        select(Payment.id)
+        .where(Payment.status.in_(tuple(RECHECK_AFTER)) | Payment.in_flight.is_not(None))
+        .where(in_doubt | (stale & Payment.in_flight.is_(None)))
+    )
+    ids = set(session.scalars(query.order_by(Payment.id).limit(limit)))
+    ids.update(session.scalars(select(Payment.id).where(refund_in_doubt).limit(limit)))
+    return sorted(ids)[:limit]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing import events
@@ -53,7 +53,6 @@ from billing.ledger import (
     HOLD_WINDOW_ON_SESSION,
     LEASE,
     PROCESSING,
-    RECHECK_AFTER,
     REQUIRES_ACTION,
     SUCCEEDED,
     TERMINAL,
@@ -64,6 +63,7 @@ from billing.ledger import (
     finish_write,
     lapsed,
     lock_for_write,
+    reconcile_candidates,
     transition,
 )
 from billing.models import Payment, PaymentCustomer, Refund
@@ -423,32 +423,3 @@ def _redo(
             session, gateway, payment.id, amount_minor=int(amount) if amount else None, now=now
         )
     return release(session, gateway, payment.id, now=now, reason="released after a lost answer")
-
-
-def reconcile_candidates(session: Session, now: datetime, *, limit: int = 200) -> list[int]:
-    """Payments the sweep must re-read at `now`: any feature, any non-final state.
-
-    Writes in doubt (lease lapsed), off-session charges prepared but never sent,
-    client payments abandoned before Stripe, 3-D Secure and processing
-    payments whose webhook may be lost, holds (re-read now and then), and
-    payments with a refund in doubt. Each re-read bumps `updated_at`, so a row
-    is read at most once per `RECHECK_AFTER` of its status.
-    """
-    in_doubt = Payment.in_flight.is_not(None) & (Payment.in_flight_since <= now - LEASE)
-    stale = or_(
-        *(
-            (Payment.status == status) & (Payment.updated_at <= now - delay)
-            for status, delay in RECHECK_AFTER.items()
-        )
-    )
-    refund_in_doubt = Payment.id.in_(
-        select(Refund.payment_id).where(Refund.status == CREATED, Refund.created_at <= now - LEASE)
-    )
-    query = (
-        select(Payment.id)
-        .where(Payment.status.in_(tuple(RECHECK_AFTER)) | Payment.in_flight.is_not(None))
-        .where(in_doubt | (stale & Payment.in_flight.is_(None)))
-    )
-    ids = set(session.scalars(query.order_by(Payment.id).limit(limit)))
-    ids.update(session.scalars(select(Payment.id).where(refund_in_doubt).limit(limit)))
-    return sorted(ids)[:limit]
