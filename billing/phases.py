@@ -62,6 +62,7 @@ def apply_answer(
     *,
     commit: bool = True,
 ) -> Payment:
+    """Stripe answered: under the locks again, nothing in flight, its state applied."""
     payment = lock_for_write(session, payment_id)
     finish_write(payment)
     apply_result(session, payment, result, now=now, actor=actor)
@@ -95,6 +96,7 @@ def state_after_refusal(
 
 
 def abandon(session: Session, payment_id: int, now: datetime) -> Payment:
+    """An on-session payment that never reached Stripe, its client gone: cancelled."""
     payment = lock_for_write(session, payment_id)
     finish_write(payment)
     transition(session, payment, CANCELED, data={"reason": "never reached Stripe; client gone"})
