@@ -117,8 +117,9 @@ def register_blueprints(app: Flask) -> None:
     from webapp.stripe_connect.routes import bp as stripe_connect_bp
     from webapp.webhooks.routes import bp as webhooks_bp
 
-    # Feature modules attach their API routes to `api_bp` when imported, so
-    # they are imported before the API blueprint is registered.
+    # Feature modules (and the Stripe keys' API) attach their API routes to
+    # `api_bp` when imported, so they are imported before it is registered.
+    importlib.import_module("webapp.stripe_connect.api")
     features = [importlib.import_module(name) for name in FEATURES]
     app.register_blueprint(accounts_bp)
     app.register_blueprint(stripe_connect_bp)

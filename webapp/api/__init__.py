@@ -53,6 +53,7 @@ def current_freelancer() -> Freelancer:
     return g.freelancer
 
 
-# Route modules attach themselves to `bp`.
+# This package's own route modules attach themselves to `bp`; other packages'
+# (the features, Stripe keys) are imported by the app factory, so that no
+# package imports this one while this one imports it.
 from webapp.api import accounts, openapi  # noqa: E402, F401
-from webapp.stripe_connect import api as stripe_connect_api  # noqa: E402, F401
