@@ -8,8 +8,9 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from billing import events
-from billing.errors import AlreadyDone, NotAllowed
+from billing.errors import NotAllowed
 from billing.locking import lock
+from billing.states import StateMachine
 from webapp.messages.models import Question
 
 SUBJECT = "message"
@@ -24,14 +25,18 @@ DECLINED = "declined"
 CAPTURE_FAILED = "capture_failed"
 
 # The one place a question's status may change; `move` reads it.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    PENDING_PAYMENT: frozenset({AWAITING_ANSWER}),
-    AWAITING_ANSWER: frozenset({ANSWERED, EXPIRED, DECLINED, CAPTURE_FAILED}),
-    CAPTURE_FAILED: frozenset({ANSWERED, EXPIRED, DECLINED}),
-    ANSWERED: frozenset(),
-    EXPIRED: frozenset(),
-    DECLINED: frozenset(),
-}
+MACHINE = StateMachine(
+    "question",
+    {
+        PENDING_PAYMENT: {AWAITING_ANSWER},
+        AWAITING_ANSWER: {ANSWERED, EXPIRED, DECLINED, CAPTURE_FAILED},
+        CAPTURE_FAILED: {ANSWERED, EXPIRED, DECLINED},
+        ANSWERED: set(),
+        EXPIRED: set(),
+        DECLINED: set(),
+    },
+)
+TRANSITIONS = MACHINE.table
 OPEN = (AWAITING_ANSWER, CAPTURE_FAILED)
 
 
@@ -51,10 +56,7 @@ def move(
     `AlreadyDone` when it is already there, `NotAllowed` when the table forbids it.
     """
     old = question.status
-    if old == new:
-        raise AlreadyDone(f"question {question.id} is already {new}")
-    if new not in TRANSITIONS[old]:
-        raise NotAllowed(f"question {question.id}: {old} → {new} is not allowed")
+    MACHINE.require(old, new, what=f"question {question.id}")
     question.status = new
     session.flush()
     record(session, question, f"message_{new}", actor=actor, data={"from": old, **(data or {})})
