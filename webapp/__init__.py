@@ -149,6 +149,7 @@ def register_billing(app: Flask) -> None:
     from webapp.booking.ledger import subscribe_to_ledger as booking_subscribes
     from webapp.due_work import register_due_work
     from webapp.dunning.subscriber import subscribe_to_ledger as dunning_subscribes
+    from webapp.invoices.ledger import subscribe_to_ledger as invoices_subscribe
     from webapp.messages.subscriber import subscribe_to_ledger as messages_subscribes
     from webapp.quotes.ledger import subscribe_to_ledger as quotes_subscribes
     from webapp.webhooks import load_handlers
@@ -156,6 +157,10 @@ def register_billing(app: Flask) -> None:
     load_handlers()
     booking_subscribes()
     messages_subscribes()
-    dunning_subscribes()
     quotes_subscribes()
+    # Every-subject subscribers run in this order: the invoice of a succeeded
+    # payment (recorded on a dunning case's unpaid invoice, which closes the
+    # case) before dunning hears of the payment.
+    invoices_subscribe()
+    dunning_subscribes()
     register_due_work(app)

@@ -2,9 +2,9 @@
 
 Totals are derived from the payment rows, never stored; `payment_state` is
 the one cached word the bookings table shows. `subscribe_to_ledger` (an app
-factory step) registers how the ledger locks a booking and what a payment
-change or a refund does to it: confirm, invoice, credit, or mark late money
-for the settle sweep.
+factory step) registers how the ledger locks a booking, what a payment
+change does to it (confirm, or mark late money for the settle sweep) and what
+the invoices' ledger subscriber invoices and credits for it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session
 
 from billing import events, outcomes, payments
 from billing.locking import lock
-from billing.models import Payment, Refund
-from webapp.booking import emails, policies
-from webapp.booking.invoicing import credit_refund, invoice_payment
+from billing.models import Payment
+from webapp.booking import emails, invoicing, policies
 from webapp.booking.lifecycle import SECURING, SUBJECT, record, transition
 from webapp.booking.models import (
     CANCELLED,
@@ -29,6 +28,7 @@ from webapp.booking.models import (
     REQUIRES_ACTION,
     Booking,
 )
+from webapp.invoices import ledger as invoices
 
 
 def booking_payments(session: Session, booking: Booking) -> list[Payment]:
@@ -113,14 +113,6 @@ def _lock_subject(session: Session, subject_id: str) -> None:
     lock(session, Booking, int(subject_id))
 
 
-def on_refund(session: Session, payment: Payment, refund: Refund) -> None:
-    """A refund Stripe confirmed: the credit note (avoir) that records it."""
-    booking = session.get(Booking, int(payment.subject_id))
-    if booking is None or booking.freelancer_id != payment.freelancer_id:
-        return
-    credit_refund(session, booking, payment, refund.amount_minor, refund.reason)
-
-
 # Closed bookings that keep nothing of a late payment but a fee, if any.
 CLOSED = (CANCELLED, EXPIRED)
 
@@ -128,8 +120,13 @@ CLOSED = (CANCELLED, EXPIRED)
 def subscribe_to_ledger() -> None:
     """What bookings hear from the ledger (the app factory's step; idempotent)."""
     outcomes.register_subject_lock(SUBJECT, _lock_subject)
-    outcomes.subscribe_refunds(SUBJECT, on_refund)
     outcomes.subscribe(SUBJECT)(on_payment_change)
+    invoices.register(
+        SUBJECT,
+        invoicing.what_to_invoice,
+        not_issued=invoicing.NOT_ISSUED,
+        credit_not_issued=invoicing.CREDIT_NOT_ISSUED,
+    )
 
 
 def on_payment_change(session: Session, payment: Payment, old: str, new: str) -> None:
@@ -161,8 +158,6 @@ def on_payment_change(session: Session, payment: Payment, old: str, new: str) ->
             transition(session, booking, REQUIRES_ACTION, actor=events.SYSTEM)
         elif new == payments.FAILED and booking.status == REQUIRES_ACTION:
             transition(session, booking, PENDING_PAYMENT, actor=events.SYSTEM)
-    if new == payments.SUCCEEDED and payment.amount_captured_minor > 0:
-        invoice_payment(session, booking, payment)
     if new == payments.FAILED:
         record(
             session,

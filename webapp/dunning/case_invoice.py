@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
-from billing.errors import NotAllowed
 from billing.invoicing import service as invoicing
 from billing.invoicing.models import Invoice
 from webapp.accounts.models import Freelancer
@@ -69,31 +68,32 @@ def ensure_invoice(
     """
     if case.invoice_id is not None:
         return invoice_of(session, case)
-    from webapp.invoices.issue import priced_line
+    from webapp.invoices.issue import issue_or_report, priced_line
 
     freelancer = session.get(Freelancer, case.freelancer_id)
     assert freelancer is not None
     buyer = buyer or Buyer(case.client_name, case.client_email, case.client_is_business)
     with force_locale(case.locale):
         description = _describe(session, case.subject_type, case.subject_id)
-    try:
-        with session.begin_nested():
-            invoice = _issue_due_now(
-                session,
-                freelancer=freelancer,
-                lines=[priced_line(freelancer, description, case.amount_minor)],
-                buyer=buyer.party(),
-                service_date=case.anchor_at.date(),
-                source_type=case.subject_type,
-                source_id=case.subject_id,
-                locale=case.locale,
-                currency=case.currency,
-                now=now,
-            )
-    except NotAllowed as exc:
-        engine.record(
-            session, case, "dunning_invoice_missing", actor=events.SYSTEM, data={"error": str(exc)}
-        )
+    invoice = issue_or_report(
+        session,
+        lambda: _issue_due_now(
+            session,
+            freelancer=freelancer,
+            lines=[priced_line(freelancer, description, case.amount_minor)],
+            buyer=buyer.party(),
+            service_date=case.anchor_at.date(),
+            source_type=case.subject_type,
+            source_id=case.subject_id,
+            locale=case.locale,
+            currency=case.currency,
+            now=now,
+        ),
+        lambda error: engine.record(
+            session, case, "dunning_invoice_missing", actor=events.SYSTEM, data={"error": error}
+        ),
+    )
+    if invoice is None:
         return None
     taken = session.scalar(select(DunningCase.id).where(DunningCase.invoice_id == invoice.id))
     if taken is not None and taken != case.id:

@@ -18,7 +18,6 @@ from billing.dunning.models import DunningCase, DunningRate
 from billing.dunning.schedule import (
     FORMAL_NOTICE,
 )
-from billing.errors import NotAllowed
 from billing.invoicing import service as invoicing
 from billing.invoicing.models import Invoice
 from webapp.accounts.models import Freelancer
@@ -71,6 +70,14 @@ def penalties_for(
     return result, rate
 
 
+_PARTY_FIELDS = ("name", "legal_name", "siret", "address", "email", "is_business", "vat_number")
+
+
+def _party(buyer: dict) -> invoicing.Party:
+    """The penalty invoice bills whoever the unpaid invoice billed."""
+    return invoicing.Party(**{k: buyer.get(k) for k in _PARTY_FIELDS})
+
+
 def bill_penalties(session: Session, case: DunningCase, *, now: datetime) -> Invoice | None:
     """The separate penalty invoice (never an edit of the issued one), once per case."""
     if case.penalty_invoice_id is not None:
@@ -81,7 +88,7 @@ def bill_penalties(session: Session, case: DunningCase, *, now: datetime) -> Inv
     result, _rate = penalties_for(session, case, now.date(), formal_notice_date=now.date())
     if result.total_minor <= 0:
         return None
-    from webapp.invoices.issue import issue_unpaid
+    from webapp.invoices.issue import issue_or_report, issue_unpaid
 
     freelancer = session.get(Freelancer, case.freelancer_id)
     assert freelancer is not None
@@ -114,41 +121,29 @@ def bill_penalties(session: Session, case: DunningCase, *, now: datetime) -> Inv
                 )
             )
     buyer = invoice.buyer
-    try:
-        with session.begin_nested():
-            penalty = issue_unpaid(
-                session,
-                freelancer=freelancer,
-                lines=lines,
-                buyer=invoicing.Party(
-                    **{
-                        k: buyer.get(k)
-                        for k in (
-                            "name",
-                            "legal_name",
-                            "siret",
-                            "address",
-                            "email",
-                            "is_business",
-                            "vat_number",
-                        )
-                    }
-                ),
-                service_date=now.date(),
-                source_type=PENALTY_SOURCE,
-                source_id=invoice.id,
-                locale=case.locale,
-                currency=case.currency,
-                now=now,
-            )
-    except NotAllowed as exc:
-        engine.record(
+    penalty = issue_or_report(
+        session,
+        lambda: issue_unpaid(
+            session,
+            freelancer=freelancer,
+            lines=lines,
+            buyer=_party(buyer),
+            service_date=now.date(),
+            source_type=PENALTY_SOURCE,
+            source_id=invoice.id,
+            locale=case.locale,
+            currency=case.currency,
+            now=now,
+        ),
+        lambda error: engine.record(
             session,
             case,
             "dunning_penalty_invoice_failed",
-            data={"error": str(exc)},
+            data={"error": error},
             actor=events.SYSTEM,
-        )
+        ),
+    )
+    if penalty is None:
         return None
     case.penalty_invoice_id = penalty.id
     session.flush()

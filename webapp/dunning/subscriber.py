@@ -109,10 +109,11 @@ def on_payment(session: Session, payment: Payment, old: str, new: str) -> None:
         case = engine.find_case(session, payment.freelancer_id, key)
         if case is None:
             return
-        # Even when the case is closed already: the subject's own subscriber
-        # runs first, records this payment on the case's invoice, and the
-        # paid invoice closes the case before we hear of it. The retry step
-        # still says what became of it.
+        # Even when the case is closed already: the invoices' ledger
+        # subscriber runs first (the subject's own subscribers, then it,
+        # registered before us), records this payment on the case's invoice,
+        # and the paid invoice closes the case before we hear of it. The retry
+        # step still says what became of it.
         _step_outcome(session, case, payment, "charged")
         if case.status not in engine.CLOSED:
             mark_paid(session, case, now=utcnow(), payment=payment)
@@ -163,6 +164,9 @@ def _step_outcome(session: Session, case: DunningCase, payment: Payment, outcome
 
 
 def subscribe_to_ledger() -> None:
-    """Listen to every payment and every invoice status (the app factory's step; idempotent)."""
+    """Listen to every payment and every invoice status (the app factory's step; idempotent).
+
+    After `webapp.invoices.ledger.subscribe_to_ledger`: see `on_payment`.
+    """
     outcomes.subscribe(outcomes.ANY_SUBJECT)(on_payment)
     invoicing.on_status_change(on_invoice_status)

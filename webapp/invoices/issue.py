@@ -1,27 +1,58 @@
 """What every feature calls to back its money with an invoice.
 
 `issue_for_payment` after a card payment succeeded (bookings, milestones,
-fees, paid messages); `issue_unpaid` for work paid by bank transfer or after
-a failed charge (dunning, penalty invoices). Both flush, never commit.
+fees, paid messages: `webapp.invoices.ledger` calls it); `issue_unpaid` for
+work paid by bank transfer or after a failed charge (dunning, penalty
+invoices). Both flush, never commit. `issue_or_report` is the one savepoint
+every issuing site runs them in.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from billing import events
 from billing.db import utcnow
-from billing.errors import AlreadyDone, NotAllowed
+from billing.errors import AlreadyDone, BillingError, NotAllowed
 from billing.invoicing import service
 from billing.invoicing.models import Invoice
 from billing.invoicing.service import AlreadyInvoiced, Line, Party
 from billing.models import Payment
 from billing.payments import SUCCEEDED
 from webapp.accounts.models import Freelancer
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What issuing refuses with: an incomplete business profile, lines that do not
+# add up to the charge, a value the mandatory mentions reject.
+REFUSALS = (BillingError, ValueError)
+
+
+def issue_or_report(
+    session: Session, issue: Callable[[], T], report: Callable[[str], object]
+) -> T | None:
+    """Run `issue()` in a savepoint; on a refusal roll back to it, call `report(error)`
+    and return None.
+
+    An invoice comes after the money moved (or after a failed charge was
+    recorded): a document that cannot be issued must never undo that record,
+    only leave an event for the freelancer to act on.
+    """
+    try:
+        with session.begin_nested():
+            return issue()
+    except REFUSALS as exc:
+        log.warning("invoice not issued: %s", exc)
+        report(str(exc))
+        return None
 
 
 def seller_party(freelancer: Freelancer) -> Party:

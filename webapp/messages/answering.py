@@ -18,7 +18,6 @@ client never gets an unpaid answer.
 from __future__ import annotations
 
 import contextlib
-import logging
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
@@ -26,10 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import events, payments
-from billing.errors import AlreadyDone, BillingError, GatewayError, NotAllowed
+from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.models import Payment
-from webapp.accounts.models import Freelancer
 from webapp.messages import notify
 from webapp.messages.models import Answer, Question
 from webapp.messages.states import (
@@ -38,15 +36,12 @@ from webapp.messages.states import (
     DECLINED,
     EXPIRED,
     OPEN,
-    SUBJECT,
     DeadlinePassed,
     locked,
     move,
     record,
 )
 from webapp.messages.threads import owned_question
-
-log = logging.getLogger(__name__)
 
 
 def answer(
@@ -104,11 +99,11 @@ def answer(
 def deliver(
     session: Session, question: Question, reply: Answer, *, now: datetime, actor: str
 ) -> None:
-    """The money is captured: send the answer, invoice it, tell both sides."""
+    """The money is captured (and invoiced by the invoices' ledger subscriber as it
+    succeeded): send the answer, tell both sides."""
     reply.sent_at = now
     question.capture_error = None
     move(session, question, ANSWERED, actor=actor, data={"answer_id": reply.id})
-    _issue_invoice(session, question, now=now)
     notify.answered(session, question, reply)
 
 
@@ -209,60 +204,3 @@ def _capture_failed(session: Session, question: Question, error: str, *, actor: 
     else:
         move(session, question, CAPTURE_FAILED, actor=actor, data={"error": question.capture_error})
     notify.capture_failed(session, question)
-
-
-def _issue_invoice(session: Session, question: Question, *, now: datetime) -> None:
-    """The invoice backing the captured hold, through the shared invoice code.
-
-    Never undoes the answer: the money is captured at Stripe by now, so an
-    invoice that cannot be issued (an incomplete business profile…) is
-    recorded on the timeline for the freelancer to fix, not raised.
-    """
-    if question.payment_id is None:
-        return
-    try:
-        from billing.invoicing.service import Party
-        from webapp.invoices.issue import issue_for_payment, local_today, priced_line
-    except ImportError:  # an install without the invoices feature
-        return
-    payment = session.get(Payment, question.payment_id)
-    freelancer = session.get(Freelancer, question.freelancer_id)
-    assert payment is not None and freelancer is not None
-    line = priced_line(
-        freelancer,
-        str(_l("Answer to a paid question (%(date)s)", date=local_today(freelancer, now))),
-        payment.amount_captured_minor,
-    )
-    buyer = Party(
-        name=question.client_name,
-        legal_name="",
-        siret="",
-        address="",
-        email=question.client_email,
-        is_business=False,
-    )
-    try:
-        with session.begin_nested():
-            invoice = issue_for_payment(
-                session,
-                payment,
-                lines=[line],
-                buyer=buyer,
-                service_date=local_today(freelancer, now),
-                locale=question.client_locale,
-                source_type=SUBJECT,
-                source_id=question.id,
-                now=now,
-            )
-    except BillingError as exc:
-        log.warning("question %s: invoice not issued: %s", question.id, exc)
-        record(
-            session,
-            question,
-            "message_invoice_failed",
-            actor=events.SYSTEM,
-            data={"error": str(exc)},
-        )
-        return
-    question.invoice_id = invoice.id
-    session.flush()

@@ -1,4 +1,5 @@
-"""What paid questions hear from the ledger, and how the ledger locks a question.
+"""What paid questions hear from the ledger, how the ledger locks a question, and what
+the invoices' ledger subscriber invoices for a captured hold.
 
 Registered by the app factory (`subscribe_to_ledger`, in `register_billing`),
 never by importing this module.
@@ -8,13 +9,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import events, outcomes, payments
 from billing.db import utcnow
+from billing.invoicing.models import Invoice
+from billing.invoicing.service import Party
 from billing.locking import lock
 from billing.models import Payment
+from webapp.accounts.models import Freelancer
+from webapp.invoices import ledger as invoices
+from webapp.invoices.issue import local_today, priced_line
 from webapp.messages import notify
 from webapp.messages.answering import deliver
 from webapp.messages.models import Answer, Question
@@ -32,6 +39,9 @@ def subscribe_to_ledger() -> None:
     # The question before its payment: the engine's one lock order.
     outcomes.register_subject_lock(SUBJECT, lock_question)
     outcomes.subscribe(SUBJECT)(on_payment)
+    invoices.register(
+        SUBJECT, what_to_invoice, not_issued="message_invoice_failed", issued=record_invoice
+    )
 
 
 def lock_question(session: Session, subject_id: str) -> None:
@@ -74,3 +84,50 @@ def on_payment(session: Session, payment: Payment, old: str, new: str) -> None:
         data={"payment_id": payment.id, "deadline_at": question.deadline_at.isoformat()},
     )
     notify.asked(session, question)
+
+
+def _question_of(session: Session, payment: Payment) -> Question | None:
+    if not payment.subject_id.isdigit():
+        return None
+    question = session.get(Question, int(payment.subject_id))
+    if question is None or question.payment_id != payment.id:
+        return None
+    return question
+
+
+def what_to_invoice(session: Session, payment: Payment) -> invoices.ToInvoice | None:
+    """The invoice backing a question's captured hold: the answer, dated today."""
+    question = _question_of(session, payment)
+    if question is None:
+        return None
+    freelancer = session.get(Freelancer, question.freelancer_id)
+    assert freelancer is not None
+    today = local_today(freelancer, utcnow())
+    line = priced_line(
+        freelancer,
+        str(_l("Answer to a paid question (%(date)s)", date=today)),
+        payment.amount_captured_minor,
+    )
+    return invoices.ToInvoice(
+        lines=[line],
+        buyer=Party(
+            name=question.client_name,
+            legal_name="",
+            siret="",
+            address="",
+            email=question.client_email,
+            is_business=False,
+        ),
+        service_date=today,
+        locale=question.client_locale,
+        source_type=SUBJECT,
+        source_id=question.id,
+    )
+
+
+def record_invoice(session: Session, payment: Payment, invoice: Invoice) -> None:
+    """The question shows its invoice (the client's receipt)."""
+    question = _question_of(session, payment)
+    if question is not None:
+        question.invoice_id = invoice.id
+        session.flush()

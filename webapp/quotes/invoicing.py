@@ -1,18 +1,27 @@
-"""Every milestone payment is backed by an invoice, through the invoices feature."""
+"""Every milestone payment is backed by an invoice, through the invoices feature.
+
+By card: the invoices' ledger subscriber (`webapp.invoices.ledger`) issues it
+once the milestone is paid, as `what_to_invoice` describes it. By bank
+transfer: `issue_invoice`, in the same one savepoint.
+"""
 
 from __future__ import annotations
-
-from datetime import date
 
 from sqlalchemy.orm import Session
 
 from billing import events
-from billing.errors import NotAllowed
+from billing.invoicing import service as invoicing
 from billing.invoicing.models import Invoice
-from billing.invoicing.service import Party
+from billing.invoicing.service import Line, Party
 from billing.models import Payment
 from webapp.accounts.models import Freelancer
+from webapp.invoices.issue import issue_or_report, issue_unpaid, local_today, priced_line
+from webapp.invoices.ledger import ToInvoice
+from webapp.quotes import transitions as t
 from webapp.quotes.models import Milestone, Quote
+
+SOURCE = "milestone"
+NOT_ISSUED = "milestone_invoice_not_issued"
 
 
 def _buyer(quote: Quote) -> Party:
@@ -26,91 +35,116 @@ def _buyer(quote: Quote) -> Party:
     )
 
 
-def _line(freelancer: Freelancer, quote: Quote, milestone: Milestone):  # noqa: ANN202
-    from webapp.invoices.issue import priced_line
-
-    return priced_line(
-        freelancer, f"{quote.title} — {milestone.title}", milestone.amount_minor, quantity=1
-    )
-
-
-def issue_milestone_invoice(
-    session: Session, milestone: Milestone, payment: Payment | None, *, paid_on: date | None = None
-) -> Invoice:
-    """The invoice for a paid milestone: by card (`payment`) or by bank transfer (`paid_on`).
-
-    Idempotent through the invoices feature (one invoice per milestone source).
-    """
-    from billing.invoicing import service as invoicing
-    from webapp.invoices.issue import issue_for_payment, issue_unpaid, local_today
-
+def _invoiced_as(session: Session, milestone: Milestone) -> ToInvoice:
     quote = session.get(Quote, milestone.quote_id)
     freelancer = session.get(Freelancer, milestone.freelancer_id)
     assert quote is not None and freelancer is not None
-    lines = [_line(freelancer, quote, milestone)]
+    line: Line = priced_line(
+        freelancer, f"{quote.title} — {milestone.title}", milestone.amount_minor, quantity=1
+    )
     service_date = (milestone.delivered_at.date() if milestone.delivered_at else None) or (
         local_today(freelancer)
     )
-    if payment is not None:
-        return issue_for_payment(
-            session,
-            payment,
-            lines=lines,
-            buyer=_buyer(quote),
-            service_date=service_date,
-            locale=freelancer.locale,
-            source_type="milestone",
-            source_id=milestone.id,
-        )
-    invoice = issue_unpaid(
-        session,
-        freelancer=freelancer,
-        lines=lines,
+    return ToInvoice(
+        lines=[line],
         buyer=_buyer(quote),
         service_date=service_date,
-        source_type="milestone",
+        source_type=SOURCE,
         source_id=milestone.id,
         locale=freelancer.locale,
-        currency=milestone.currency,
     )
-    assert milestone.paid_at is not None
-    invoicing.record_payment(
-        session,
-        invoice.id,
-        amount_minor=milestone.amount_minor,
-        method="transfer",
-        paid_at=milestone.paid_at,
-        reference=f"milestone {milestone.id}",
-    )
-    return invoice
 
 
-def issue_invoice(session: Session, milestone: Milestone, payment: Payment | None) -> None:
-    """Every milestone payment is backed by an invoice (the invoices feature issues it).
+def what_to_invoice(session: Session, payment: Payment) -> ToInvoice | None:
+    """The invoice of the card payment that paid a milestone (one invoice per milestone).
 
-    By card: issued for the succeeded payment. By bank transfer: issued, then
-    the transfer recorded on it.
+    The milestone's own subscriber runs first and moves it to `paid`. A
+    payment that did not pay it (the milestone was not waiting for money) is
+    not invoiced, nor one arriving when its invoice is paid already; an
+    unpaid one (issued by dunning after a failed charge) gets the payment
+    recorded on it.
     """
-    try:
-        # A savepoint: an invoice that cannot be issued (e.g. the profile lacks
-        # the legal name) must never undo the record of money already taken.
-        with session.begin_nested():
-            invoice = issue_milestone_invoice(session, milestone, payment)
-    except (NotAllowed, ValueError) as exc:
-        events.record(
-            session,
-            subject_type="milestone",
-            subject_id=milestone.id,
-            action="milestone_invoice_not_issued",
-            freelancer_id=milestone.freelancer_id,
-            data={"error": str(exc), "payment_id": payment.id if payment else None},
-        )
-        return
+    milestone = session.get(Milestone, int(payment.subject_id))
+    if (
+        milestone is None
+        or milestone.freelancer_id != payment.freelancer_id
+        or milestone.status != t.PAID
+        or milestone.paid_by != "card"
+    ):
+        return None
+    existing = invoicing.find_by_source(session, milestone.freelancer_id, SOURCE, milestone.id)
+    if existing is not None and invoicing.balance_due(existing) <= 0:
+        return None
+    return _invoiced_as(session, milestone)
+
+
+def record_invoiced(session: Session, payment: Payment, invoice: Invoice) -> None:
+    """The milestone's timeline says which invoice backs its card payment."""
+    _record(session, int(payment.subject_id), invoice)
+
+
+def _record(session: Session, milestone_id: int, invoice: Invoice) -> None:
+    milestone = session.get(Milestone, milestone_id)
+    assert milestone is not None
     events.record(
         session,
-        subject_type="milestone",
+        subject_type=SOURCE,
         subject_id=milestone.id,
         action="milestone_invoiced",
         freelancer_id=milestone.freelancer_id,
         data={"invoice_id": invoice.id, "number": getattr(invoice, "number", None)},
     )
+
+
+def issue_invoice(session: Session, milestone: Milestone, payment: Payment | None = None) -> None:
+    """The invoice of a milestone paid by bank transfer: issued, then the transfer recorded.
+
+    A card payment (`payment`) is invoiced by the invoices' ledger subscriber;
+    passing one here asks it to do so now (idempotent).
+    """
+    if payment is not None:
+        from webapp.invoices.ledger import invoice_payment
+
+        invoice_payment(session, payment)
+        return
+    what = _invoiced_as(session, milestone)
+    freelancer = session.get(Freelancer, milestone.freelancer_id)
+    assert freelancer is not None
+
+    def issue() -> Invoice:
+        invoice = issue_unpaid(
+            session,
+            freelancer=freelancer,
+            lines=what.lines,
+            buyer=what.buyer,
+            service_date=what.service_date,
+            source_type=what.source_type,
+            source_id=what.source_id,
+            locale=what.locale,
+            currency=milestone.currency,
+        )
+        assert milestone.paid_at is not None
+        invoicing.record_payment(
+            session,
+            invoice.id,
+            amount_minor=milestone.amount_minor,
+            method="transfer",
+            paid_at=milestone.paid_at,
+            reference=f"milestone {milestone.id}",
+        )
+        return invoice
+
+    invoice = issue_or_report(
+        session,
+        issue,
+        lambda error: events.record(
+            session,
+            subject_type=SOURCE,
+            subject_id=milestone.id,
+            action=NOT_ISSUED,
+            freelancer_id=milestone.freelancer_id,
+            data={"error": error, "payment_id": None},
+        ),
+    )
+    if invoice is not None:
+        _record(session, milestone.id, invoice)

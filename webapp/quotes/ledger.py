@@ -1,5 +1,6 @@
 """A milestone in the ledger: its payments' subject and lock, its off-session charge, and
-what a change of its payment does to it (paid and invoiced, or payment failed).
+what a change of its payment does to it (paid, then invoiced by the invoices'
+ledger subscriber; or payment failed).
 
 `subscribe_to_ledger` is the app factory's step (`webapp.register_billing`):
 nothing here registers itself at import.
@@ -17,8 +18,9 @@ from billing.locking import lock
 from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
 from billing.payments import Subject
+from webapp.invoices import ledger as invoices
+from webapp.quotes import invoicing
 from webapp.quotes import transitions as t
-from webapp.quotes.invoicing import issue_invoice
 from webapp.quotes.models import Milestone, Quote
 
 SUBJECT = "milestone"
@@ -29,6 +31,12 @@ def subscribe_to_ledger() -> None:
     # The milestone before its payments: the engine's one lock order.
     outcomes.register_subject_lock(SUBJECT, _lock_milestone)
     outcomes.subscribe(SUBJECT)(on_payment_change)
+    invoices.register(
+        SUBJECT,
+        invoicing.what_to_invoice,
+        not_issued=invoicing.NOT_ISSUED,
+        issued=invoicing.record_invoiced,
+    )
 
 
 def _lock_milestone(session: Session, subject_id: str) -> None:
@@ -104,8 +112,8 @@ def on_payment_change(session: Session, payment: Payment, old: str, new: str) ->
     if new == payments.SUCCEEDED and milestone.status in (t.CHARGING, t.PAYMENT_FAILED):
         milestone.paid_at = utcnow()
         milestone.paid_by = "card"
+        # Its invoice follows: the invoices' ledger subscriber runs after this one.
         t.move_milestone(session, milestone, t.PAID, actor=events.STRIPE, data=data)
-        issue_invoice(session, milestone, payment=payment)
     elif milestone.status == t.CHARGING and (
         new in (payments.FAILED, payments.CANCELED)
         # Off session nobody is there to pass 3-D Secure: the client must come back.
