@@ -26,6 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)
+    register_security_headers(app)
     register_cli(app)
     register_billing(app)
     return app
@@ -136,6 +137,12 @@ def register_errors(app: Flask) -> None:
     from webapp.errors import register_error_handlers
 
     register_error_handlers(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from webapp.security import install_security_headers
+
+    install_security_headers(app)
 
 
 def register_cli(app: Flask) -> None:

@@ -61,6 +61,9 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         ),
         "SMTP_URL": env.get("SMTP_URL"),
         "MAIL_FROM": env.get("MAIL_FROM", "Acompte <no-reply@acompte.localhost>"),
+        # Days a delivered e-mail keeps its content (client links carry live
+        # tokens); then only recipient, subject, dates and status. 0: forever.
+        "MAIL_RETENTION_DAYS": int(env.get("MAIL_RETENTION_DAYS", "30")),
         # Comma-separated Fernet keys, newest first; unset: derived from SECRET_KEY.
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),

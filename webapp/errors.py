@@ -186,7 +186,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         _discard()
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from webapp.security import describe_request
+
+        # Never the path: client links carry their token in it.
+        log.exception("unhandled error on %s", describe_request())
         if wants_json():
             return error_response(500, "Something went wrong on our side.")
         return render_template(
@@ -203,7 +206,9 @@ def register_error_handlers(app: Flask) -> None:
         if kind is None:
             return _unexpected(exc)
         _discard()
-        log.warning("%s on %s %s: %s", kind, request.method, request.path, exc.orig)
+        from webapp.security import describe_request
+
+        log.warning("%s on %s: %s", kind, describe_request(), exc.orig)
         if kind == "lock_timeout":
             status, code = 503, "busy"
             message = "The service is busy; try again in a moment."

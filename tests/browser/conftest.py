@@ -8,7 +8,8 @@
   chromium fails the run in CI (CI=true or REQUIRE_BROWSER=1) and skips with the
   reason elsewhere. Never a downloaded browser.
 - `page` (desktop) and `mobile_page` (a phone): a fresh context per test;
-  uncaught page errors are collected in `page.errors`.
+  uncaught page errors are collected in `page.errors`; a Content-Security-Policy
+  violation reported in the console fails the test.
 - `artifact(name, page)`: a full-page screenshot in test-artifacts/<name>.png.
 
 Mark the tests `@pytest.mark.browser`.
@@ -131,10 +132,21 @@ def _new_page(browser: Any, **options: Any) -> Iterator[Any]:
     page = context.new_page()
     page.errors = []  # uncaught exceptions in the page: a test can assert there are none
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    # Chromium enforces the app's Content-Security-Policy: any refusal it reports
+    # (a script, frame, fetch or style the policy forgot) fails the test.
+    page.csp_violations = []
+    page.on("console", lambda message: _note_csp_violation(page, message))
     try:
         yield page
+        violations = list(page.csp_violations)
+        assert not violations, f"Content-Security-Policy violations: {violations}"
     finally:
         context.close()
+
+
+def _note_csp_violation(page: Any, message: Any) -> None:
+    if "Content Security Policy" in message.text:
+        page.csp_violations.append(message.text)
 
 
 @pytest.fixture
