@@ -10,6 +10,7 @@ from flask_babel import get_locale
 
 from webapp.config import PROJECT_ROOT, from_environment
 from webapp.extensions import babel, csrf, db, limiter, login_manager
+from webapp.validation import register_input_guards
 
 SUPPORTED_LOCALES = ("fr", "en")
 
@@ -23,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     register_config(app, config)
+    register_input_guards(app)  # before any route: bounded <int:…>, no NUL in input
     register_extensions(app)
     register_blueprints(app)
     register_errors(app)

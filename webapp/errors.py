@@ -56,6 +56,41 @@ def transient_db_error(exc: BaseException) -> str | None:
     return None
 
 
+# Database errors that say the request's data does not fit, not that the code is
+# wrong: SQLSTATE (PostgreSQL) or SQLite error name → (status, message). A
+# not-null, foreign-key or check violation is a bug (the schemas should have
+# refused the input) and stays a 500.
+_INPUT_SQLSTATES = {
+    "23505": (409, "This conflicts with data that already exists."),  # unique_violation
+    "22001": (422, "A value is too long."),  # string_data_right_truncation
+    "22003": (422, "A number is out of range."),  # numeric_value_out_of_range
+    "22008": (422, "A date or time is out of range."),  # datetime_field_overflow
+    "22021": (422, "A text contains a character that cannot be stored."),  # NUL, bad encoding
+    "22P05": (422, "A text contains a character that cannot be stored."),
+}
+_INPUT_SQLITE_ERRORS = {
+    "SQLITE_CONSTRAINT_UNIQUE": _INPUT_SQLSTATES["23505"],
+    "SQLITE_CONSTRAINT_PRIMARYKEY": _INPUT_SQLSTATES["23505"],
+    "SQLITE_TOOBIG": _INPUT_SQLSTATES["22001"],
+}
+# sqlite3 refuses an int beyond 64 bits before SQLite sees it (not a DBAPIError).
+SQLITE_INT_OVERFLOW = "Python int too large to convert to SQLite INTEGER"
+
+
+def input_db_error(exc: BaseException) -> tuple[int, str] | None:
+    """(409 or 422, message) when the database refused the request's data, else None."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)
+    if state in _INPUT_SQLSTATES:
+        return _INPUT_SQLSTATES[state]
+    name = getattr(orig, "sqlite_errorname", None) or ""
+    if name in _INPUT_SQLITE_ERRORS:
+        return _INPUT_SQLITE_ERRORS[name]
+    if isinstance(orig, OverflowError) and SQLITE_INT_OVERFLOW in str(orig):
+        return _INPUT_SQLSTATES["22003"]
+    return None
+
+
 class ApiError(Exception):
     """An error the API answers with `{"error": {code, message, fields}}`.
 
@@ -196,6 +231,16 @@ def register_error_handlers(app: Flask) -> None:
             "error.html", status=500, message="Something went wrong on our side."
         ), 500
 
+    @app.errorhandler(OverflowError)
+    def _overflow(exc: OverflowError):
+        # An integer beyond 64 bits bound to a SQLite statement: the input's fault.
+        refused = input_db_error(exc)
+        if refused is None:
+            return _unexpected(exc)
+        _discard()
+        log.warning("integer out of range on %s %s", request.method, request.endpoint)
+        return _answer(*refused, _CODES[refused[0]])
+
     # A transaction that lost a race (deadlock, serialization failure, lock
     # timeout) anywhere: nothing was kept, and the same request can succeed
     # in a moment. 409 `conflict` (503 `busy` for a lock wait) with
@@ -203,6 +248,19 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError):
         kind = transient_db_error(exc)
+        refused = input_db_error(exc)
+        if kind is None and refused is not None:
+            # The request's own data did not fit (a duplicate, a value out of range):
+            # nothing was kept; a 409/422 in the error shape, a warning in the log.
+            _discard()
+            status, message = refused
+            log.warning(
+                "refused by the database on %s %s: %s",
+                request.method,
+                request.endpoint,
+                type(exc.orig).__name__,
+            )
+            return _answer(status, message, _CODES[status])
         if kind is None:
             return _unexpected(exc)
         _discard()

@@ -44,3 +44,197 @@ MARSHMALLOW_MESSAGES = (
     N_("Special numeric values (nan or infinity) are not permitted."),
     N_("Number too large."),
 )
+
+
+# --- Bounded input: ids, dates, strings ------------------------------------------------
+
+from datetime import date, datetime  # noqa: E402
+
+from marshmallow import ValidationError, fields, validate  # noqa: E402
+from werkzeug.routing import IntegerConverter  # noqa: E402
+
+# Every id column is a 32-bit INTEGER on PostgreSQL (a SQLite INTEGER holds 64 bits);
+# an id outside this range names nothing, so it is refused before any query.
+MAX_ID = 2**31 - 1
+MAX_ID_TEXT = str(MAX_ID)
+# The dates and times people type: anything outside is a typo (and far-away years
+# overflow date arithmetic: `date.max + timedelta(days=1)`, a time zone at year 1).
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2199, 12, 31)
+
+BAD_STRING = N_("Must not contain a NUL character or an unpaired surrogate.")
+OUT_OF_RANGE_ID = N_("Not a valid id.")
+OUT_OF_RANGE_DATE = N_("Must be between 1900-01-01 and 2199-12-31.")
+
+
+class BoundedIntConverter(IntegerConverter):
+    """Flask's `<int:…>`, limited to what a 32-bit column holds (0 … 2^31-1): others are a 404.
+
+    Installed as the app's `int` converter, so every route gets it. 0 still
+    reaches the view (a list index, e.g. an e-mail's attachment 0; no row has
+    id 0, so an id route answers its own 404); a route may narrow it further
+    (`<int(min=1):…>`).
+    """
+
+    # 0 … 2147483647 in the pattern itself: a value the pattern refuses matches no
+    # rule (404). Refused only by `to_python`, werkzeug would answer 405 where
+    # another method's rule has the same path (GET and PATCH /quotes/<id>).
+    regex = "|".join(
+        [r"\d{1,9}", r"1\d{9}"]
+        + [
+            f"{MAX_ID_TEXT[:i]}[0-{int(MAX_ID_TEXT[i]) - 1}]\\d{{{9 - i}}}"
+            for i in range(1, 10)
+            if MAX_ID_TEXT[i] != "0"
+        ]
+        + [MAX_ID_TEXT]
+    )
+    regex = f"(?:{regex})"
+
+    def __init__(self, map, *args, min=0, max=MAX_ID, **kwargs):  # noqa: A002, ANN001, ANN002, ANN003, ANN204
+        super().__init__(map, *args, min=min, max=max, **kwargs)
+
+
+def Id(**kwargs):  # noqa: ANN003, ANN201, N802 (a field factory, named like a field)
+    """An integer id in a body: strict, 1 … 2^31-1, else 422 with a field message."""
+    kwargs.setdefault("strict", True)
+    kwargs.setdefault("validate", validate.Range(1, MAX_ID, error=OUT_OF_RANGE_ID))
+    return fields.Integer(**kwargs)
+
+
+def _check_date(value: date | datetime | None) -> None:
+    if value is None:
+        return
+    day = value.date() if isinstance(value, datetime) else value
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise ValidationError(OUT_OF_RANGE_DATE)
+
+
+class BoundedDate(fields.Date):
+    """A date between 1900-01-01 and 2199-12-31."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        result = super()._deserialize(value, attr, data, **kwargs)
+        _check_date(result)
+        return result
+
+
+class BoundedDateTime(fields.DateTime):
+    """A date and time whose day lies between 1900-01-01 and 2199-12-31."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        result = super()._deserialize(value, attr, data, **kwargs)
+        _check_date(result)
+        return result
+
+
+class BoundedAwareDateTime(fields.AwareDateTime):
+    """`fields.AwareDateTime`, its day between 1900-01-01 and 2199-12-31."""
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        result = super()._deserialize(value, attr, data, **kwargs)
+        _check_date(result)
+        return result
+
+
+def bad_string(value: str) -> bool:
+    """True when `value` cannot be stored as text: a NUL, or a surrogate UTF-8 cannot encode."""
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def find_bad_string(value: object, path: str = "") -> str | None:
+    """The dotted path (`client.name`, `lines.0.description`) of the first bad string, or None."""
+    if isinstance(value, str):
+        return path or "_schema" if bad_string(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and bad_string(key):
+                return path or "_schema"
+            found = find_bad_string(item, name)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_bad_string(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
+# Stripe's signed webhook payloads are stored as Stripe sent them (their signature
+# is checked on the raw bytes), whatever a customer typed into them.
+_UNGUARDED_PREFIXES = ("/stripe/webhook",)
+
+
+def bad_input_field() -> tuple[str, str] | None:
+    """(`where`, field) of the request's first NUL or lone surrogate, or None.
+
+    `where` is `path` (a URL segment: the route names nothing), `query`, `form`
+    or `json`. A lone surrogate escape (`"\\ud800"`) is valid JSON and parses to
+    a str that no database can store; raw bytes that are not UTF-8 are already
+    refused as malformed JSON (400).
+    """
+    from flask import request
+
+    if request.path.startswith(_UNGUARDED_PREFIXES):
+        return None
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and bad_string(value):
+            return "path", "_path"
+    for name, value in request.args.items(multi=True):
+        if bad_string(name) or bad_string(value):
+            return "query", name if not bad_string(name) else "_query"
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            if bad_string(name) or bad_string(value):
+                return "form", name if not bad_string(name) else "_schema"
+        for name, storage in request.files.items(multi=True):
+            if storage.filename and bad_string(storage.filename):
+                return "form", name
+    if request.is_json:
+        data = request.get_json(silent=True)
+        found = find_bad_string(data)
+        if found:
+            return "json", found
+    return None
+
+
+def refuse_bad_strings():  # noqa: ANN201
+    """A `before_request` hook: NUL and lone surrogates anywhere → 422 naming the field.
+
+    Nothing has run yet, so nothing is changed. A URL segment with one is a 404
+    (no object has such a name). Pages get the error page, the API the error shape.
+    """
+    from flask import render_template, request
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+    from webapp.errors import ApiError, wants_json
+
+    if isinstance(request.routing_exception, NotFound | MethodNotAllowed):
+        # No route (e.g. an id past 2^31-1): a 404/405 before CSRF, auth or rate limits.
+        raise request.routing_exception
+    found = bad_input_field()
+    if found is None:
+        return None
+    where, field = found
+    status = 404 if where == "path" else 422
+    message = "Not found." if status == 404 else "Some fields are invalid."
+    if wants_json():
+        raise ApiError(status, message, fields={} if status == 404 else {field: [BAD_STRING]})
+    page_message = f"{field}: {translate_message(BAD_STRING)}" if status == 422 else message
+    return render_template("error.html", status=status, message=page_message), status
+
+
+def register_input_guards(app) -> None:  # noqa: ANN001
+    """Bounded `<int:…>` ids on every route, and the NUL/surrogate guard on every request.
+
+    Must run before any blueprint is registered: a rule takes its converter when added.
+    """
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.before_request(refuse_bad_strings)

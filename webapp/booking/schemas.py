@@ -19,6 +19,7 @@ from marshmallow import (
 
 from webapp.accounts.schemas import ALL_TIMEZONES, CURRENCIES, Percent, bp_to_rate, rate_to_bp
 from webapp.booking.models import POLICIES, Offering
+from webapp.validation import BoundedDate, BoundedDateTime, Id
 
 HHMM_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
 MAX_INTERVALS = 50
@@ -150,7 +151,7 @@ class ExceptionSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    date = fields.Date(required=True)
+    date = BoundedDate(required=True)
     closed = fields.Boolean(load_default=False)
     intervals = fields.List(
         fields.Nested(IntervalSchema), load_default=list, validate=validate.Length(max=20)
@@ -215,8 +216,8 @@ class AvailabilitySchema(Schema):
         return {"timezone": data["timezone"], "weekly": weekly, "exceptions": exceptions}
 
 
-class AwareDateTime(fields.DateTime):
-    """An ISO 8601 time that must carry an offset."""
+class AwareDateTime(BoundedDateTime):
+    """An ISO 8601 time that must carry an offset (its day between 1900 and 2199)."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
         result = super()._deserialize(value, attr, data, **kwargs)
@@ -245,7 +246,7 @@ class BookingRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    offering_id = fields.Integer(required=True, strict=True)
+    offering_id = Id(required=True)
     start = AwareDateTime(required=True)
     client = fields.Nested(ClientSchema, required=True)
 
@@ -273,8 +274,8 @@ class SlotsQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    from_ = fields.Date(required=True, data_key="from")
-    to = fields.Date(required=True)
+    from_ = BoundedDate(required=True, data_key="from")
+    to = BoundedDate(required=True)
     tz = fields.String(load_default="UTC")
 
     @validates("tz")

@@ -7,6 +7,9 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 
 from billing.dunning.schedule import ACCOUNTS_DEPARTMENT, FREELANCER
+from webapp.validation import BoundedDate
+
+MAX_MINOR = 10**11  # a billion euros: anything larger is a typo
 
 
 class NoteSchema(Schema):
@@ -33,7 +36,7 @@ class PromiseSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    date = fields.Date(required=True)
+    date = BoundedDate(required=True)
 
 
 class TemplateTextSchema(Schema):
@@ -50,13 +53,16 @@ class SettingsSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    retry_days = fields.List(fields.Integer(strict=True), validate=validate.Length(max=5))
+    retry_days = fields.List(
+        fields.Integer(strict=True, validate=validate.Range(0, 365)),
+        validate=validate.Length(max=5),
+    )
     friendly_day = fields.Integer(strict=True, validate=validate.Range(1, 365))
     formal_day = fields.Integer(strict=True, validate=validate.Range(1, 365))
     formal_notice_day = fields.Integer(strict=True, validate=validate.Range(1, 365))
     recourse_day = fields.Integer(strict=True, validate=validate.Range(1, 365))
     final_deadline_days = fields.Integer(strict=True, validate=validate.Range(8, 15))
-    call_threshold_minor = fields.Integer(strict=True, validate=validate.Range(0))
+    call_threshold_minor = fields.Integer(strict=True, validate=validate.Range(0, MAX_MINOR))
     call_day = fields.Integer(strict=True, validate=validate.Range(1, 365))
     signature = fields.String(validate=validate.OneOf([FREELANCER, ACCOUNTS_DEPARTMENT]))
     accounts_department_name = fields.String(validate=validate.Length(max=120))

@@ -10,6 +10,9 @@ from marshmallow import RAISE, Schema, fields, validate
 from billing.events import timeline
 from billing.invoicing import service
 from billing.invoicing.models import Invoice
+from webapp.validation import BoundedAwareDateTime
+
+MAX_MINOR = 10**11  # a billion euros: anything larger is a typo
 
 
 class RecordPaymentSchema(Schema):
@@ -18,8 +21,10 @@ class RecordPaymentSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    amount_minor = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
-    paid_at = fields.AwareDateTime(load_default=None)
+    amount_minor = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=1, max=MAX_MINOR)
+    )
+    paid_at = BoundedAwareDateTime(load_default=None)
     method = fields.String(load_default="transfer", validate=validate.OneOf(["transfer", "other"]))
     reference = fields.String(load_default="", validate=validate.Length(max=200))
 
@@ -31,7 +36,10 @@ class CreditNoteSchema(Schema):
         unknown = RAISE
 
     amount_minor = fields.Integer(
-        strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1)
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=MAX_MINOR),
     )
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 

@@ -50,7 +50,10 @@ class MessageSettingsSchema(_Strict):
         ),
     )
     urgent_delay_hours = fields.Integer(
-        strict=True, allow_none=True, load_default=None, validate=validate.Range(min=1)
+        strict=True,
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_ANSWER_DELAY_HOURS),
     )
     answer_delay_hours = fields.Integer(
         strict=True,

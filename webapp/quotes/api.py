@@ -126,7 +126,7 @@ def get_quote(quote_id: int):
 @answers_errors
 def patch_quote(quote_id: int):
     quote = _own_quote(quote_id)
-    data = schemas.QuoteSchema(partial=True).load(json_body())
+    data = schemas.QuoteSchema(partial=schemas.PATCH_PARTIAL).load(json_body())
     data = {k: v for k, v in data.items() if k in json_body()}
     drafting.revise_quote(db.session, current_freelancer(), quote, data)
     db.session.commit()

@@ -216,6 +216,9 @@ def revise_quote(
         ],
     }
     merged.update({k: v for k, v in data.items() if v is not None or k == "valid_until"})
+    if "client" in data:
+        # Only the client fields given change; the others keep the current version's.
+        merged["client"] = {**current["client"], **data["client"]}
     if merged.get("valid_until") is None:
         merged["valid_until"] = date.fromisoformat(current["valid_until"])
     if "currency" in data and data["currency"] and data["currency"] != quote.currency:

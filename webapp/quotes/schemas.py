@@ -10,6 +10,7 @@ from stdnum.fr import siret as stdnum_siret
 
 from webapp.accounts.schemas import CURRENCIES
 from webapp.quotes.transitions import ON_DATE, TRIGGERS
+from webapp.validation import BoundedDate, Id
 
 MAX_MINOR = 10**11  # a billion euros: anything larger is a typo
 
@@ -34,9 +35,13 @@ class QuoteClientSchema(StrictSchema):
 
     @post_load
     def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        data["email"] = data["email"].strip().lower()
-        data["name"] = data["name"].strip()
-        data["siret"] = stdnum_siret.compact(data["siret"]) if data["siret"] else ""
+        # A partial load (`PATCH /quotes/{id}` with some client fields) has only those.
+        if "email" in data:
+            data["email"] = data["email"].strip().lower()
+        if "name" in data:
+            data["name"] = data["name"].strip()
+        if "siret" in data:
+            data["siret"] = stdnum_siret.compact(data["siret"]) if data["siret"] else ""
         return data
 
 
@@ -59,7 +64,7 @@ class QuoteMilestoneSchema(StrictSchema):
         validate=validate.Range(Decimal("0.01"), Decimal(100), error="Between 0.01 and 100."),
     )
     trigger = fields.String(required=True, validate=validate.OneOf(TRIGGERS))
-    due_date = fields.Date(allow_none=True, load_default=None)
+    due_date = BoundedDate(allow_none=True, load_default=None)
 
     @validates("percent")
     def _two_decimals(self, value: Decimal, **_: Any) -> None:
@@ -81,13 +86,13 @@ class QuoteMilestoneSchema(StrictSchema):
 
 
 class QuoteSchema(StrictSchema):
-    """`POST /quotes` (and, every field optional, `PATCH /quotes/{id}`)."""
+    """`POST /quotes` (and, with `partial=PATCH_PARTIAL`, `PATCH /quotes/{id}`)."""
 
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     currency = fields.String(load_default=None)
     client = fields.Nested(QuoteClientSchema, required=True)
     terms = fields.String(load_default="", validate=validate.Length(max=20_000))
-    valid_until = fields.Date(load_default=None)
+    valid_until = BoundedDate(load_default=None)
     auto_approve_days = fields.Integer(strict=True, load_default=7, validate=validate.Range(1, 60))
     lines = fields.List(
         fields.Nested(QuoteLineSchema), load_default=list, validate=validate.Length(max=100)
@@ -108,6 +113,22 @@ class QuoteSchema(StrictSchema):
         return data
 
 
+# `PATCH /quotes/{id}`: every top-level field and every client field may be left out
+# (the current version's value is kept); `lines` and `milestones`, when given,
+# replace the current ones and each item is complete.
+PATCH_PARTIAL = (
+    "title",
+    "currency",
+    "client",
+    "terms",
+    "valid_until",
+    "auto_approve_days",
+    "lines",
+    "milestones",
+    *(f"client.{name}" for name in QuoteClientSchema._declared_fields),
+)
+
+
 class QuoteAcceptSchema(StrictSchema):
     signer_name = fields.String(required=True, validate=validate.Length(min=2, max=200))
     accept_terms = fields.Boolean(required=True)
@@ -119,7 +140,7 @@ class QuoteAcceptSchema(StrictSchema):
 
 
 class QuoteConfirmSchema(StrictSchema):
-    acceptance_id = fields.Integer(strict=True, load_default=None)
+    acceptance_id = Id(load_default=None, allow_none=True)
 
 
 class QuoteDeclineSchema(StrictSchema):
@@ -142,4 +163,4 @@ class MilestoneResolveSchema(StrictSchema):
 
 class MilestoneManualPaymentSchema(StrictSchema):
     reference = fields.String(load_default="", validate=validate.Length(max=200))
-    paid_on = fields.Date(load_default=None)
+    paid_on = BoundedDate(load_default=None)
