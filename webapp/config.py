@@ -67,6 +67,18 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Comma-separated Fernet keys, newest first; unset: derived from SECRET_KEY.
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Log-in throttles (flask-limiter syntax): failed log-ins per account,
+        # whatever the address, and log-in attempts per client address.
+        "LOGIN_ACCOUNT_LIMIT": env.get("LOGIN_ACCOUNT_LIMIT", "20 per 15 minutes"),
+        "LOGIN_ADDRESS_LIMIT": env.get("LOGIN_ADDRESS_LIMIT", "10/minute;100/hour"),
+        # Reverse proxies in front of the app (X-Forwarded-For/-Proto hops to trust).
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
+        # Page sessions: browser-session cookies, ended server-side after this
+        # long in all, or this long without a request.
+        "SESSION_ABSOLUTE_HOURS": float(env.get("SESSION_ABSOLUTE_HOURS", "12")),
+        "SESSION_IDLE_MINUTES": float(env.get("SESSION_IDLE_MINUTES", "120")),
+        # API bearer tokens' lifetime when `expires_in_days` is not given (1 to 365).
+        "API_TOKEN_DAYS": int(env.get("API_TOKEN_DAYS", "90")),
         # The outbox shows every e-mail of every freelancer: on by default only
         # for a local development address.
         "SHOW_OUTBOX": env.get("SHOW_OUTBOX", "1" if _is_local(base_url) else "0") == "1",

@@ -6,14 +6,22 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from marshmallow import ValidationError
 
-from webapp.accounts import service
-from webapp.accounts.schemas import LoginSchema, ProfileSchema, SignupSchema, dump_profile
+from webapp.accounts import security, service
+from webapp.accounts.schemas import (
+    LoginSchema,
+    PasswordChangeSchema,
+    ProfileSchema,
+    SignupSchema,
+    dump_profile,
+)
 from webapp.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
+# Sessions, log-in throttles and ProxyFix are the app's, wired once (security.py).
+bp.record_once(lambda state: security.init_app(state.app))
 
 
 def _form_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -22,10 +30,9 @@ def _form_errors(exc: ValidationError) -> dict[str, list[str]]:
 
 
 def _start_session(freelancer: Any) -> None:
-    # A fresh session on log-in defeats session fixation.
-    session.clear()
-    login_user(freelancer)
-    session.permanent = True
+    # Not `session.permanent`: that would turn strong protection into basic;
+    # security.py bounds the session's life instead.
+    security.start_session(freelancer)
 
 
 @bp.get("/")
@@ -60,7 +67,8 @@ def signup():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10/minute", methods=["POST"])
+@security.login_address_limit
+@security.login_account_limit
 def login():
     errors: dict[str, list[str]] = {}
     form = request.form.to_dict()
@@ -70,11 +78,13 @@ def login():
         except ValidationError as exc:
             errors = _form_errors(exc)
         else:
-            freelancer = service.authenticate(db.session, data["email"], data["password"])
+            freelancer = service.authenticate(
+                db.session, data["email"], data["password"], client=security.client_info()
+            )
+            db.session.commit()  # the audit event, success or not
             if freelancer is None:
                 errors = {"_schema": [_("Wrong e-mail or password.")]}
             else:
-                db.session.commit()
                 _start_session(freelancer)
                 return redirect(url_for("accounts.dashboard"))
     form.pop("password", None)
@@ -84,9 +94,44 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    # Every session of the account ends, not only this cookie: a copy of it
+    # (or of any other session's) is refused from now on.
+    if current_user.is_authenticated:
+        service.log_out(db.session, current_user, client=security.client_info())
+        db.session.commit()
     logout_user()
     session.clear()
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        submitted = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        try:
+            data = PasswordChangeSchema().load(submitted)
+        except ValidationError as exc:
+            errors = _form_errors(exc)
+        else:
+            freelancer = current_user._get_current_object()
+            if service.change_password(
+                db.session,
+                freelancer,
+                data["current_password"],
+                data["new_password"],
+                client=security.client_info(),
+            ):
+                db.session.commit()
+                # Every other session ended; this one carries on under the new version.
+                _start_session(freelancer)
+                flash(_("Password changed. Your other sessions are signed out."))
+                return redirect(url_for("accounts.profile"))
+            db.session.commit()  # the failed attempt's audit event
+            errors = {"current_password": [_("Wrong password.")]}
+    status = 422 if errors else 200
+    return render_template("accounts/password.html", errors=errors), status
 
 
 @bp.get("/dashboard")

@@ -34,6 +34,7 @@ RESERVED_SLUGS = frozenset(
         "api",
         "login",
         "logout",
+        "password",
         "signup",
         "profile",
         "stripe",
@@ -130,6 +131,41 @@ class LoginSchema(Schema):
 
     email = fields.String(required=True, validate=validate.Length(min=1, max=320))
     password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class TokenRequestSchema(LoginSchema):
+    """`POST /api/v1/tokens`: the credentials, and optionally the token's lifetime and a label."""
+
+    expires_in_days = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, 365, error=N_("Between 1 and 365 days.")),
+        metadata={"description": "Lifetime in days (default 90)."},
+    )
+    label = fields.String(
+        load_default="",
+        validate=validate.Length(max=100, error=N_("At most 100 characters.")),
+    )
+
+
+class TokenSchema(Schema):
+    """An API token as `GET /api/v1/tokens` lists it (never its secret)."""
+
+    id = fields.Integer()
+    label = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+
+
+class PasswordChangeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    current_password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    new_password = fields.String(
+        required=True,
+        validate=validate.Length(min=10, max=200, error=N_("Use 10 to 200 characters.")),
+    )
 
 
 class ProfileSchema(Schema):

@@ -5,6 +5,7 @@ Functions flush; the caller commits.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -80,43 +81,149 @@ def signup(session: Session, data: dict[str, Any]) -> Freelancer:
     return freelancer
 
 
-def authenticate(session: Session, email: str, password: str) -> Freelancer | None:
-    """The freelancer whose credentials these are, or None (same cost either way)."""
+def _audit(
+    session: Session,
+    freelancer: Freelancer,
+    action: str,
+    client: dict[str, Any] | None,
+    **data: Any,
+) -> None:
+    """An audit event on the freelancer, with the client's address and user agent."""
+    events.record(
+        session,
+        subject_type="freelancer",
+        subject_id=freelancer.id,
+        action=action,
+        actor=events.freelancer_actor(freelancer.id),
+        freelancer_id=freelancer.id,
+        data={**(client or {}), **data},
+    )
+
+
+def authenticate(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    client: dict[str, Any] | None = None,
+    via: str = "page",
+) -> Freelancer | None:
+    """The freelancer whose credentials these are, or None (same cost either way).
+
+    With `client` (a log-in attempt from a request), records `logged_in`, or
+    `login_failed` when the e-mail is a known account's; without, only checks.
+    """
+    audit = client is not None
     freelancer = session.scalar(
         select(Freelancer).where(func.lower(Freelancer.email) == email.strip().lower())
     )
     try:
         _hasher.verify(freelancer.password_hash if freelancer else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
+        if audit and freelancer is not None:
+            _audit(session, freelancer, "login_failed", client, via=via)
         return None
     if freelancer is None or not freelancer.is_active:
+        if audit and freelancer is not None:
+            _audit(session, freelancer, "login_failed", client, via=via, reason="inactive")
         return None
     if _hasher.check_needs_rehash(freelancer.password_hash):
         freelancer.password_hash = hash_password(password)
+    if audit and via == "page":  # the API's exchange records `api_token_issued` instead
+        _audit(session, freelancer, "logged_in", client, via=via)
     return freelancer
 
 
-def issue_token(session: Session, freelancer: Freelancer) -> str:
-    """A new API bearer token; only its hash is stored, so it is shown once."""
-    token = new_token("acp")
-    session.add(ApiToken(freelancer_id=freelancer.id, token_hash=hash_token(token)))
+def log_out(
+    session: Session, freelancer: Freelancer, *, client: dict[str, Any] | None = None
+) -> None:
+    """End every page session of the freelancer (copies of the cookie included); flushes."""
+    freelancer.session_version = (freelancer.session_version or 0) + 1
     session.flush()
-    events.record(
-        session,
-        subject_type="freelancer",
-        subject_id=freelancer.id,
-        action="api_token_issued",
-        actor=events.freelancer_actor(freelancer.id),
+    _audit(session, freelancer, "logged_out", client)
+
+
+def change_password(
+    session: Session,
+    freelancer: Freelancer,
+    current: str,
+    new: str,
+    *,
+    client: dict[str, Any] | None = None,
+) -> bool:
+    """Replace the password if `current` is right, ending every page session; flushes."""
+    try:
+        _hasher.verify(freelancer.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        _audit(session, freelancer, "password_change_failed", client)
+        return False
+    freelancer.password_hash = hash_password(new)
+    freelancer.session_version = (freelancer.session_version or 0) + 1
+    session.flush()
+    _audit(session, freelancer, "password_changed", client)
+    return True
+
+
+def issue_token(
+    session: Session,
+    freelancer: Freelancer,
+    *,
+    days: int = 90,
+    label: str = "",
+    client: dict[str, Any] | None = None,
+) -> tuple[ApiToken, str]:
+    """A new API bearer token valid `days`; only its hash is stored, so it is shown once."""
+    token = new_token("acp")
+    row = ApiToken(
         freelancer_id=freelancer.id,
+        token_hash=hash_token(token),
+        label=label,
+        expires_at=utcnow() + timedelta(days=days),
     )
-    return token
+    session.add(row)
+    session.flush()
+    _audit(session, freelancer, "api_token_issued", client, token_id=row.id)
+    return row, token
+
+
+def list_tokens(session: Session, freelancer: Freelancer) -> list[ApiToken]:
+    """The freelancer's tokens that are not revoked (expired ones included), oldest first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.freelancer_id == freelancer.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
+        )
+    )
+
+
+def revoke_token(
+    session: Session,
+    freelancer: Freelancer,
+    token_id: int,
+    *,
+    client: dict[str, Any] | None = None,
+) -> bool:
+    """Revoke one of the freelancer's tokens; False when they have no such token. Flushes."""
+    row = session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.freelancer_id == freelancer.id)
+    )
+    if row is None:
+        return False
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.flush()
+        _audit(session, freelancer, "api_token_revoked", client, token_id=row.id)
+    return True
 
 
 def freelancer_for_token(session: Session, token: str) -> Freelancer | None:
-    """The freelancer a bearer token belongs to, if it is valid and not revoked."""
+    """The freelancer a bearer token belongs to, if it is valid: not revoked, not expired."""
     row = session.scalar(
         select(ApiToken).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+            ApiToken.token_hash == hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
         )
     )
     if row is None:

@@ -40,7 +40,7 @@ def token_required(view: F) -> F:
             raise ApiError(401, "Missing bearer token.")
         freelancer = freelancer_for_token(db.session, token.strip())
         if freelancer is None:
-            raise ApiError(401, "Invalid or revoked token.")
+            raise ApiError(401, "Invalid, expired or revoked token.")
         db.session.commit()  # last_used_at
         g.freelancer = freelancer
         return view(*args, **kwargs)

@@ -15,6 +15,7 @@ from billing.errors import GatewayAuthError, GatewayError
 from billing.ledger import AUTHORIZED, CREATED, PROCESSING, REQUIRES_ACTION
 from billing.models import Payment, StripeAccount
 from billing.secrets import SecretDecryptionError
+from webapp.accounts.security import client_info
 from webapp.extensions import db
 from webapp.stripe_connect import gateway_for, instance_credentials, secret_box
 from webapp.validation import N_
@@ -278,6 +279,7 @@ def connect(
         data={
             "mode": "live" if creds.livemode else "test",
             "secret_key_last4": account.secret_key_last4,
+            **client_info(),
         },
     )
     return account
@@ -300,6 +302,7 @@ def disconnect(freelancer_id: int) -> bool:
         action="stripe_disconnected",
         actor=events.freelancer_actor(freelancer_id),
         freelancer_id=freelancer_id,
+        data=client_info(),
     )
     db.session.flush()
     return True
