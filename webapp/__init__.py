@@ -100,14 +100,10 @@ def register_extensions(app: Flask) -> None:
     app.jinja_env.filters["status_text"] = status_text
     app.jinja_env.filters["policy_name"] = policy_name
 
-    from webapp.accounts.models import Freelancer
+    # Sessions (version, lifetime, strong protection), log-in throttles, ProxyFix.
+    from webapp.accounts import security
 
-    @login_manager.user_loader
-    def load_freelancer(freelancer_id: str) -> Freelancer | None:
-        if not freelancer_id.isdigit():
-            return None
-        freelancer = db.session.get(Freelancer, int(freelancer_id))
-        return freelancer if freelancer and freelancer.is_active else None
+    security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -20,8 +20,6 @@ from webapp.accounts.schemas import (
 from webapp.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__)
-# Sessions, log-in throttles and ProxyFix are the app's, wired once (security.py).
-bp.record_once(lambda state: security.init_app(state.app))
 
 
 def _form_errors(exc: ValidationError) -> dict[str, list[str]]:

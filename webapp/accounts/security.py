@@ -168,7 +168,7 @@ def _retry_after(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Wire the above into `app` (the accounts blueprint calls it when registered)."""
+    """Wire the above into `app` (the app factory's step, once per app)."""
     login_manager.user_loader(load_freelancer)
     login_manager._session_identifier_generator = session_identifier
     app.after_request(_retry_after)
