@@ -211,12 +211,16 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         status = exc.code or 500
+        # The exception's own headers (a 405's `Allow`, RFC 9110 15.5.6).
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         if wants_json():
             response, status = error_response(status, exc.description or exc.name)
-            if status == 429:
+            response.headers.update(headers)
+            if status == 429 and "Retry-After" not in response.headers:
                 response.headers["Retry-After"] = "60"
             return response, status
-        return render_template("error.html", status=status, message=exc.description), status
+        page = render_template("error.html", status=status, message=exc.description)
+        return page, status, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -218,3 +218,15 @@ def test_a_freelancer_slug_never_shadows_an_app_path(app):
     # slugs are at least 3 characters: shorter segments (/b, /m, /q) cannot clash
     clashing = {s for s in first_segments if len(s) >= 3} - RESERVED_SLUGS
     assert not clashing, f"add to RESERVED_SLUGS: {sorted(clashing)}"
+
+
+def test_a_405_says_which_methods_the_path_allows(client):
+    # given a path that exists for other methods
+    answer = client.delete("/api/v1/tokens")
+    # then the 405 names them (RFC 9110), in the error shape
+    assert answer.status_code == 405
+    assert answer.get_json()["error"]["code"] == "method_not_allowed"
+    allowed = {m.strip() for m in answer.headers["Allow"].split(",")}
+    assert {"GET", "POST"} <= allowed
+    page = client.put("/login")
+    assert page.status_code == 405 and "GET" in page.headers["Allow"]
