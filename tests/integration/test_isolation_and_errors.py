@@ -230,3 +230,14 @@ def test_a_405_says_which_methods_the_path_allows(client):
     assert {"GET", "POST"} <= allowed
     page = client.put("/login")
     assert page.status_code == 405 and "GET" in page.headers["Allow"]
+
+
+def test_the_openapi_document_is_valid_openapi(client):
+    from openapi_spec_validator import validate
+
+    # given the document fuzzers and client generators read
+    spec = client.get("/api/v1/openapi.json").get_json()
+    # then it validates against the OpenAPI schema (bounds are numbers, not strings)
+    validate(spec)
+    offering = spec["components"]["schemas"]["Offering"]["properties"]
+    assert offering["deposit_percent"]["maximum"] == 100

@@ -97,7 +97,7 @@ def create_token():
                         "label": {"type": "string"},
                         "created_at": {"type": "string", "format": "date-time"},
                         "expires_at": {"type": "string", "format": "date-time"},
-                        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+                        "last_used_at": {"type": "string", "format": "date-time", "nullable": True},
                     },
                 },
             }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from apispec import APISpec
@@ -68,6 +69,32 @@ def _schema_ref(spec: APISpec, schema: type[Schema] | dict[str, Any]) -> Any:
     return name
 
 
+_BOUNDS = frozenset({"maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf"})
+
+
+def _numeric_bounds(node: Any) -> Any:
+    """JSON Schema bounds as numbers: apispec keeps a Decimal `Range` as a Decimal,
+    which Flask's JSON writes as a string (`"maximum": "100"`), making the document
+    invalid for validators and fuzzers."""
+    if isinstance(node, dict):
+        return {
+            key: _as_number(value) if key in _BOUNDS else _numeric_bounds(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_numeric_bounds(item) for item in node]
+    return node
+
+
+def _as_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        value = str(value)
+    if not isinstance(value, str):
+        return value
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
 def build_spec() -> dict[str, Any]:
     """The OpenAPI 3 document of every /api/v1 route."""
     spec = APISpec(
@@ -125,7 +152,7 @@ def build_spec() -> dict[str, Any]:
             paths.setdefault(path, {})[method.lower()] = operation
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    return _numeric_bounds(spec.to_dict())
 
 
 @bp.get("/openapi.json")
