@@ -80,6 +80,10 @@ def select_locale() -> str:
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
     csrf.init_app(app)
+    # Explicit per app: flask-limiter's one Limiter otherwise keeps the
+    # `enabled` of the previous app it was bound to (an app built with
+    # RATELIMIT_ENABLED=False would switch log-in throttling off for the next).
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     from webapp.i18n import register_i18n
