@@ -34,6 +34,7 @@ from billing.ledger import (
     FAILED,
     REQUIRES_ACTION,
     SUCCEEDED,
+    UNFINISHED,
     Subject,
 )
 from billing.models import Payment, PaymentCustomer
@@ -80,6 +81,18 @@ class Pending:
 
 
 Outcome = Paid | NeedsAction | Failed | Pending
+
+__all__ = [
+    "UNFINISHED",
+    "Failed",
+    "NeedsAction",
+    "Outcome",
+    "Paid",
+    "Pending",
+    "outcome",
+    "resume",
+    "start",
+]
 
 
 def start(

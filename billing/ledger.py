@@ -48,6 +48,9 @@ MACHINE = StateMachine(
 )
 TRANSITIONS = MACHINE.table
 TERMINAL = MACHINE.terminal()
+# Not final, and not a hold: a payment still on its way (a write in doubt,
+# 3-D Secure open, processing). A client coming back resumes it, never starts another.
+UNFINISHED = frozenset({CREATED, REQUIRES_ACTION, PROCESSING})
 
 # A Stripe write marked in flight longer than this has lost its caller (the
 # SDK gives up well before: 3 retries of at most 20 s with backoff).

@@ -48,9 +48,6 @@ from webapp.booking.settlement import expire_pending
 from webapp.errors import ApiError
 from webapp.stripe_connect import secret_box
 
-# A securing payment in these states is resumed, never started again.
-UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
-
 
 def book(session: Session, slug: str, data: dict, *, now: datetime | None = None) -> dict:
     """Claim a slot, then open the card setup; commits. `SlotTaken` when it is gone.
@@ -104,7 +101,7 @@ def _claimed(booking_id: int, status: str, token: str, expires: datetime | None)
 def _unfinished(session: Session, booking: Booking) -> payments.Payment | None:
     """The booking's securing payment still under way (3-D Secure, processing, in doubt)."""
     for payment in reversed(booking_payments(session, booking)):
-        if payment.purpose in SECURING and payment.status in UNFINISHED:
+        if payment.purpose in SECURING and payment.status in checkout.UNFINISHED:
             return payment
     return None
 

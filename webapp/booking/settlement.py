@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from billing import events, payments
+from billing import checkout, events, payments
 from billing.errors import AlreadyDone
 from billing.gateway.port import PaymentGateway
 from billing.models import Payment, PaymentCustomer
@@ -170,7 +170,7 @@ def abandon_unfinished(
     """
     booking_id = booking.id
     for payment in booking_payments(session, booking):
-        if payment.status in (payments.REQUIRES_ACTION, payments.CREATED, payments.PROCESSING):
+        if payment.status in checkout.UNFINISHED:
             try:
                 payments.release(session, gateway, payment.id, now=now, **kw)
             except payments.InFlight:

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from billing import cards, checkout, events, payments
+from billing import cards, checkout, events
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
 from billing.errors import NotAllowed
@@ -29,9 +29,6 @@ from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
 from billing.payments import Subject
 from webapp.dunning.cases import LINK_PURPOSE, amount_due
-
-# A link payment in these states is resumed, never made again.
-UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
 
 # How many times the card is read again when the card form changed meanwhile.
 READS = 3
@@ -97,7 +94,7 @@ def _answer(outcome: checkout.Outcome) -> Confirmation:
 def _unfinished(session: Session, case: DunningCase) -> Payment | None:
     """The link payment still under way (3-D Secure, processing, an answer lost), if any."""
     pending = session.get(Payment, case.link_payment_id) if case.link_payment_id else None
-    return pending if pending is not None and pending.status in UNFINISHED else None
+    return pending if pending is not None and pending.status in checkout.UNFINISHED else None
 
 
 def _resume_or_open(

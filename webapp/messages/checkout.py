@@ -26,9 +26,6 @@ from billing.money import Money
 from webapp.messages.models import Question
 from webapp.messages.states import PENDING_PAYMENT, PURPOSE, SUBJECT, NotFound, locked, record
 
-# A hold in these states is resumed, never placed again.
-UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
-
 # How many times the card is read again when the card form changed meanwhile.
 READS = 3
 
@@ -69,7 +66,7 @@ def confirm_hold(
     if payment is None:
         assert setup is not None
         outcome = _start_hold(session, gateway, question, setup, now=now)
-    elif payment.status in UNFINISHED:
+    elif payment.status in checkout.UNFINISHED:
         outcome = checkout.resume(session, gateway, payment.id, now=now)
     else:
         # Settled while the client was away (a webhook, the sweep): its answer stands.

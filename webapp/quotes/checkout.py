@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import cards, checkout, events, payments
+from billing import cards, checkout, events
 from billing.db import utcnow
 from billing.errors import GatewayError, NotAllowed
 from billing.gateway.port import SUCCEEDED, PaymentGateway
@@ -31,9 +31,6 @@ from webapp.quotes.ledger import latest_payment, milestone_subject, saved_card
 from webapp.quotes.lookups import milestones_of, version_of
 from webapp.quotes.models import Milestone, Quote, QuoteAcceptance
 from webapp.quotes.sending import check_open
-
-# A deposit payment in these states is resumed, never started again.
-UNFINISHED = (payments.CREATED, payments.REQUIRES_ACTION, payments.PROCESSING)
 
 
 def start_acceptance(
@@ -248,6 +245,10 @@ def _pay_deposit(
             now=now,
         )
     payment = latest_payment(session, milestone)
-    if milestone.status == t.CHARGING and payment is not None and payment.status in UNFINISHED:
+    if (
+        milestone.status == t.CHARGING
+        and payment is not None
+        and payment.status in checkout.UNFINISHED
+    ):
         return checkout.resume(session, gateway, payment.id, now=now)
     return None
