@@ -66,7 +66,7 @@ from tests.faults import run_due
 from tests.faults.agreement import assert_agree
 from tests.faults.stripe_truth import IntentMoney, StripeView
 from tests.faults.world import DECLINED_LATER, Booked, Quoted, World, make_world, ok, unique_email
-from tests.support.requirements import unavailable
+from tests.support.requirements import empty_redis
 from webapp import due, tasks
 from webapp.config import PROJECT_ROOT
 from webapp.extensions import limiter
@@ -99,20 +99,8 @@ STEPS_AT_J7 = {
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """Redis database 12, emptied before and after."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        client.close()
-        unavailable("redis", f"Redis at {REDIS_URL} is unreachable ({exc})")
-    client.flushdb()
-    try:
-        yield REDIS_URL
-    finally:
-        client.flushdb()
-        client.close()
+    with empty_redis(REDIS_URL) as url:
+        yield url
 
 
 def own_database(base_url: str) -> str:

@@ -25,7 +25,7 @@ from tests.integration.test_due_items import (  # noqa: F401  (fixtures)
     seller,
 )
 from tests.integration.test_worker import queue_at, real_worker, worker_env
-from tests.support.requirements import unavailable
+from tests.support.requirements import empty_redis
 from webapp import tasks
 from webapp.booking.models import Booking
 
@@ -36,20 +36,8 @@ BOOKINGS = 30
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """Redis database 13, emptied before and after."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        client.close()
-        unavailable("redis", f"Redis at {REDIS_URL} is unreachable ({exc})")
-    client.flushdb()
-    try:
-        yield REDIS_URL
-    finally:
-        client.flushdb()
-        client.close()
+    with empty_redis(REDIS_URL) as url:
+        yield url
 
 
 @pytest.fixture

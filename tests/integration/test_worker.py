@@ -21,7 +21,7 @@ import pytest
 from flask import current_app, has_app_context
 from huey.exceptions import HueyException
 
-from tests.support.requirements import unavailable
+from tests.support.requirements import empty_redis
 from webapp import tasks
 from webapp.config import PROJECT_ROOT
 
@@ -206,20 +206,8 @@ def test_flask_worker_processes_a_task_and_stops_on_sigint(tmp_path, database_ur
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     """Redis database 15, emptied before and after; a visible skip when Redis is unreachable."""
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        client.close()
-        unavailable("redis", f"Redis at {REDIS_URL} is unreachable ({exc})")
-    client.flushdb()
-    try:
-        yield REDIS_URL
-    finally:
-        client.flushdb()
-        client.close()
+    with empty_redis(REDIS_URL) as url:
+        yield url
 
 
 def test_flask_worker_on_redis(tmp_path, database_url, redis_url):

@@ -8,6 +8,8 @@ failure there, so nothing is silently left untested.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import pytest
@@ -25,3 +27,26 @@ def unavailable(name: str, reason: str) -> NoReturn:
     else:
         # Only ever reached when the service is missing and CI does not demand it.
         pytest.skip(f"{reason} (set REQUIRE_{name.upper()}=1 to make this a failure)")
+
+
+@contextmanager
+def empty_redis(url: str) -> Iterator[str]:
+    """A Redis database (`redis://host:port/<db>`), emptied before and after.
+
+    Unreachable: skipped with the reason, or a failure when REQUIRE_REDIS=1.
+    Each test module uses a database number of its own.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        client.close()
+        unavailable("redis", f"Redis at {url} is unreachable ({exc})")
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
