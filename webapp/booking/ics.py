@@ -11,6 +11,12 @@ from webapp.booking.models import Booking
 PRODID = "-//Acompte//Sessions//EN"
 
 
+def booking_uid(booking_id: int) -> str:
+    """The one UID of a booking's event: the e-mailed invite, the page's file and
+    the copy written to the freelancer's calendar all use it, so they are one event."""
+    return f"booking-{booking_id}@acompte"
+
+
 def invitation(
     booking: Booking,
     *,
@@ -30,7 +36,7 @@ def invitation(
     calendar.add("version", "2.0")
     calendar.add("method", "CANCEL" if cancelled else "REQUEST")
     event = Event()
-    event.add("uid", f"booking-{booking.id}@acompte")
+    event.add("uid", booking_uid(booking.id))
     event.add("dtstamp", now)
     event.add("dtstart", booking.start_at)
     event.add("dtend", booking.end_at)
