@@ -44,6 +44,41 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "_DUMMY_HASH", cheap.hash("timing-dummy"))
 
 
+@pytest.fixture(autouse=True)
+def rates_through_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Placeholder ECB and legal rates for the half-years after the last published one.
+
+    The tests run on today's clock, and a half-year missing from the rate table
+    stops penalty computation (issue 11). These copies of the last known rate
+    (source "test placeholder") exist only in the tests; tests/unit/test_penalties.py
+    checks the refusal itself. `REAL_RATE_TABLE` keeps the unpatched function.
+    """
+    from datetime import date
+
+    from billing.db import utcnow
+    from billing.dunning import rates
+    from webapp.dunning import late_payment
+
+    real = late_payment.rate_table
+    horizon = utcnow().date().year + 3
+
+    def with_placeholders(session: Session) -> rates.RateTable:
+        table = real(session)
+        known = table.rates()
+        extra = []
+        for kind in rates.KINDS:
+            last = max((r for r in known if r.kind == kind), key=lambda r: r.valid_from)
+            for year in range(last.valid_from.year, horizon):
+                for month in (1, 7):
+                    start = date(year, month, 1)
+                    if start > last.valid_from:
+                        extra.append(rates.Rate(kind, start, last.rate_bp, "test placeholder"))
+        return rates.RateTable([*known, *extra])
+
+    monkeypatch.setattr(late_payment, "rate_table", with_placeholders)
+    monkeypatch.setattr(late_payment, "REAL_RATE_TABLE", real, raising=False)
+
+
 @pytest.fixture(scope="session")
 def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite file migrated to head; each test copies it (fast, isolated)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -50,6 +52,35 @@ def register_commands(app: Flask) -> None:
         for line in run_due(now):
             click.echo(line)
 
+    rates_cli = AppGroup("rates", help="The half-yearly ECB and legal interest rates.")
+
+    @rates_cli.command("list")
+    def rates_list() -> None:
+        """Print the rate table penalties are computed from, kind by kind."""
+        from webapp.dunning.late_payment import rate_table
+        from webapp.extensions import db
+
+        for rate in rate_table(db.session).rates():
+            click.echo(f"{rate.kind}\t{rate.valid_from.isoformat()}\t{rate.rate_bp / 100:.2f} %")
+
+    @rates_cli.command("add")
+    @click.argument("kind", type=click.Choice(["ecb", "legal"]))
+    @click.argument("valid_from", type=click.DateTime(formats=["%Y-%m-%d"]))
+    @click.argument("percent")
+    @click.option("--source", default="", help="Where the rate was published.")
+    def rates_add(kind: str, valid_from: datetime, percent: str, source: str) -> None:
+        """Add (or correct) the rate of the half-year starting VALID_FROM (1 Jan or 1 Jul)."""
+        from webapp.dunning.late_payment import RateRefused, add_rate
+        from webapp.extensions import db
+
+        try:
+            rate = add_rate(db.session, kind, valid_from.date(), percent, source)
+        except RateRefused as exc:
+            raise click.UsageError(str(exc)) from None
+        db.session.commit()
+        click.echo(f"{rate.kind}\t{rate.valid_from.isoformat()}\t{rate.rate_bp / 100:.2f} %")
+
+    billing_cli.add_command(rates_cli)
     app.cli.add_command(billing_cli)
 
     @app.cli.command("worker")

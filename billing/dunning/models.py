@@ -54,6 +54,9 @@ class DunningCase(Base):
     client_email: Mapped[str] = mapped_column(String(320), default="")
     client_is_business: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str] = mapped_column(String(5), default="fr")
+    # The registered letter as the freelancer recorded it: {number, sent_on,
+    # received_on} or {not_sent: true}. The documents state only what is here.
+    registered_letter: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Why: a decline code ("insufficient_funds", "authentication_required"…) or "overdue".
     reason: Mapped[str] = mapped_column(String(100))
     hard_decline: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -15,13 +15,17 @@ interest at the legal rate (taux de l'intérêt légal) from the formal notice
 Day count, decided here: actual/actual by calendar year. Each late day earns
 rate / 365, or rate / 366 in a leap year, so a full year late earns exactly
 the annual rate whatever the year. Periods are split at every half-year
-boundary (a new rate, and maybe a new year length). The exact sum is kept as
-a fraction of integers and rounded once, half up, to the minor unit.
+boundary (a new rate, and maybe a new year length) and at every payment:
+interest runs on the balance actually outstanding each day (a payment made on
+day P counts from day P + 1). Each period's interest is an exact fraction of
+integers rounded half up to the minor unit, so the periods printed on a
+letter add up to its total.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -34,13 +38,15 @@ _DENOMINATOR = 10_000 * 365 * 366
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """Consecutive late days sharing one rate and one year length."""
+    """Consecutive late days sharing one rate, one year length and one balance."""
 
     first_day: date
     last_day: date
     days: int
     rate_bp: int
     year_days: int
+    balance_minor: int = 0
+    interest_minor: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +86,42 @@ def split_days(first_day: date, last_day: date) -> list[tuple[date, date]]:
     return out
 
 
+def _round_half_up(numerator: int) -> int:
+    return (2 * numerator + _DENOMINATOR) // (2 * _DENOMINATOR)
+
+
 def interest(
-    amount_minor: int, segments: list[tuple[date, date, int]]
+    amount_minor: int,
+    segments: list[tuple[date, date, int]],
+    payments: Sequence[tuple[date, int]] = (),
 ) -> tuple[int, tuple[Segment, ...]]:
-    """Interest on `amount_minor` over (first, last, rate_bp) periods, rounded half up once."""
-    numerator = 0
+    """Interest over (first, last, rate_bp) periods on the balance outstanding each day.
+
+    `payments` are (paid_on, amount_minor): the balance drops from the next day.
+    """
+    cuts = sorted({paid_on + timedelta(days=1) for paid_on, _ in payments})
     out: list[Segment] = []
     for first, last, rate_bp in segments:
         for start, end in split_days(first, last):
-            days = (end - start).days + 1
-            length = year_days(start.year)
-            numerator += amount_minor * rate_bp * days * (_DENOMINATOR // (10_000 * length))
-            out.append(Segment(start, end, days, rate_bp, length))
-    return (2 * numerator + _DENOMINATOR) // (2 * _DENOMINATOR), tuple(out)
+            pieces = [start, *(c for c in cuts if start < c <= end), end + timedelta(days=1)]
+            for lo, hi in zip(pieces, pieces[1:], strict=False):
+                paid = sum(a for on, a in payments if on < lo)
+                balance = max(0, amount_minor - paid)
+                days = (hi - lo).days
+                length = year_days(lo.year)
+                numerator = balance * rate_bp * days * (_DENOMINATOR // (10_000 * length))
+                out.append(
+                    Segment(
+                        lo,
+                        hi - timedelta(days=1),
+                        days,
+                        rate_bp,
+                        length,
+                        balance,
+                        _round_half_up(numerator),
+                    )
+                )
+    return sum(s.interest_minor for s in out), tuple(out)
 
 
 def compute(
@@ -105,6 +134,7 @@ def compute(
     contractual_rate_bp: int | None = None,
     formal_notice_date: date | None = None,
     table: RateTable = DEFAULT_TABLE,
+    payments: Sequence[tuple[date, int]] = (),
 ) -> Penalties:
     """The penalties of an invoice of `amount_minor` (VAT included) due on `due_date`.
 
@@ -112,7 +142,10 @@ def compute(
     after. Business clients: interest from the day after `due_date` at
     `contractual_rate_bp` or ECB + 10 points, plus the 40 EUR indemnity (EUR
     invoices only: the decree states the sum in euros). Consumers: legal-rate
-    interest from the day after `formal_notice_date` (none before a notice).
+    interest from the day after `formal_notice_date` (none before a notice),
+    never the indemnity. `payments` (paid_on, amount_minor) lower the balance
+    interest runs on. `rates.MissingRate` when a half-year's rate is not in
+    `table`.
     """
     if amount_minor < 0:
         raise ValueError("amount_minor must not be negative")
@@ -134,7 +167,7 @@ def compute(
             else:
                 rate = table.rate_on(ECB, first) + ECB_MARGIN_BP
             periods.append((first, last, rate))
-    interest_minor, segments = interest(amount_minor, periods)
+    interest_minor, segments = interest(amount_minor, periods, payments)
     indemnity = (
         RECOVERY_INDEMNITY_EUR_MINOR if business and days_late > 0 and currency == "eur" else 0
     )

@@ -17,9 +17,12 @@ Two kinds of rate, each fixed per half-year:
   creditor. It is what a consumer debtor owes (Code civil 1231-6), from the
   formal notice (mise en demeure).
 
-The seed below is the table as of 2025-07; the `dunning_rate` table holds an
-editable copy (seeded by migration 0006_dunning), so a new half-year is one
-row, not a release. A half-year with no row uses the latest earlier one.
+The seed below is the table as of 2026-01; the `dunning_rate` table holds an
+editable copy (seeded by migrations 0006_dunning and 0012_documents), so a new
+half-year is one row (`flask billing rates add`), not a release. A half-year
+with no row stops the computation (`MissingRate`): a rate carried over from an
+earlier half-year would print a false figure (2,76 % instead of 2,62 % for the
+legal rate of 2026 H1).
 
 Sources:
 - ECB: "Key ECB interest rates", ecb.europa.eu/stats/policy_and_exchange_rates/
@@ -28,7 +31,7 @@ Sources:
   3.50 % 2023-03-22; 3.75 % 2023-05-10; 4.00 % 2023-06-21; 4.25 % 2023-08-02;
   4.50 % 2023-09-20; 4.25 % 2024-06-12; 3.65 % 2024-09-18; 3.40 % 2024-10-23;
   3.15 % 2024-12-18; 2.90 % 2025-02-05; 2.65 % 2025-03-12; 2.40 % 2025-04-23;
-  2.15 % 2025-06-11). Read on 1 Jan / 1 Jul below.
+  2.15 % 2025-06-11, unchanged on 2026-01-01). Read on 1 Jan / 1 Jul below.
 - Legal rate: arrêtés of the Ministry of the Economy (JORF, December and June),
   as listed by service-public.fr "Taux de l'intérêt légal" / Banque de France.
 """
@@ -77,7 +80,22 @@ SEED: tuple[Rate, ...] = (
     Rate(LEGAL, date(2024, 7, 1), 492, _LEGAL_SOURCE),
     Rate(LEGAL, date(2025, 1, 1), 371, _LEGAL_SOURCE),
     Rate(LEGAL, date(2025, 7, 1), 276, _LEGAL_SOURCE),
+    Rate(ECB, date(2026, 1, 1), 215, _ECB_SOURCE),
+    Rate(LEGAL, date(2026, 1, 1), 262, _LEGAL_SOURCE),
 )
+
+
+class MissingRate(LookupError):
+    """No rate of this kind for a half-year: the table must be updated first."""
+
+    def __init__(self, kind: str, start: date) -> None:
+        label = "ECB refinancing" if kind == ECB else "legal interest"
+        super().__init__(
+            f"no {label} rate for the half-year starting {start.isoformat()}: add it with "
+            f"`flask --app webapp billing rates add {kind} {start.isoformat()} <percent>`"
+        )
+        self.kind = kind
+        self.start = start
 
 
 class RateTable:
@@ -93,15 +111,16 @@ class RateTable:
             rows.sort(key=lambda r: r.valid_from)
 
     def rate_on(self, kind: str, day: date) -> int:
-        """The rate of `kind` for `day`: the one of its half-year (or the latest earlier)."""
+        """The rate of `kind` for `day`'s half-year; `MissingRate` when the table lacks it."""
         start = half_year_start(day)
-        found: Rate | None = None
         for rate in self._by_kind[kind]:
-            if rate.valid_from <= start:
-                found = rate
-        if found is None:
-            raise LookupError(f"no {kind} rate known for {day.isoformat()}")
-        return found.rate_bp
+            if rate.valid_from == start:
+                return rate.rate_bp
+        raise MissingRate(kind, start)
+
+    def rates(self) -> list[Rate]:
+        """Every rate, by kind then date."""
+        return [rate for kind in KINDS for rate in self._by_kind[kind]]
 
 
 def half_year_start(day: date) -> date:
@@ -110,3 +129,11 @@ def half_year_start(day: date) -> date:
 
 
 DEFAULT_TABLE = RateTable(SEED)
+
+# L441-10: an agreed rate "ne peut être inférieur à trois fois le taux d'intérêt légal".
+FLOOR_MULTIPLIER = 3
+
+
+def contractual_floor_bp(table: RateTable, day: date) -> int:
+    """The lowest contractual late-payment rate allowed on `day` (3 × the legal rate)."""
+    return FLOOR_MULTIPLIER * table.rate_on(LEGAL, day)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -31,7 +32,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from billing.db import Base, UTCDateTime, utcnow
 
 KIND_INVOICE = "invoice"
-KIND_CREDIT_NOTE = "credit_note"
+KIND_DEPOSIT = "deposit"  # facture d'acompte
+KIND_FINAL = "final"  # facture de solde: restates the total, deducts the deposits
+KIND_CREDIT_NOTE = "credit_note"  # avoir
+KIND_DEBIT_NOTE = "debit_note"  # penalties and indemnity: out of VAT scope
+KINDS = (KIND_INVOICE, KIND_DEPOSIT, KIND_FINAL, KIND_CREDIT_NOTE, KIND_DEBIT_NOTE)
+# Every kind but the credit note asks the buyer for money.
+DEBIT_KINDS = (KIND_INVOICE, KIND_DEPOSIT, KIND_FINAL, KIND_DEBIT_NOTE)
 
 # Statuses of an invoice; a credit note stays `issued` (it is a document, the
 # refund itself is a ledger matter).
@@ -66,7 +73,8 @@ class InvoiceSequence(Base):
     __table_args__ = (
         UniqueConstraint("freelancer_id", "kind", "year"),
         CheckConstraint("next_number >= 1", name="next_number_positive"),
-        CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
+        # Series: invoices (every debit kind shares it), credit notes, quotes (devis).
+        CheckConstraint("kind IN ('invoice', 'credit_note', 'quote')", name="kind"),
     )
 
 
@@ -102,6 +110,10 @@ class Invoice(Base):
     credited_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"), index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     locale: Mapped[str] = mapped_column(String(5), default="fr")
+    # The mentions frozen at issue beside the parties: operation category, VAT on
+    # debits, reverse charge, the quote a deposit/final belongs to, the deposits a
+    # final deducts, a debit note's deadline (see billing.invoicing.mentions).
+    mentions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # SHA-256 of the canonical content at issue: shows the document was not altered.
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -126,7 +138,9 @@ class Invoice(Base):
         UniqueConstraint("freelancer_id", "kind", "source_type", "source_id"),
         # Overdue invoices (dunning opens a case).
         Index("ix_invoice_status_due", "status", "due_date"),
-        CheckConstraint("kind IN ('invoice', 'credit_note')", name="kind"),
+        CheckConstraint(
+            "kind IN ('invoice', 'deposit', 'final', 'credit_note', 'debit_note')", name="kind"
+        ),
         CheckConstraint(
             "status IN ('issued', 'partially_paid', 'paid', 'credited')", name="status"
         ),
@@ -198,6 +212,23 @@ class InvoicePayment(Base):
     )
 
 
+class InvoiceDocument(Base):
+    """The PDF of an invoice as issued: rendered once, stored with its SHA-256.
+
+    CGI art. 289 VII: an issued invoice is unalterable. Every download returns
+    these bytes; what happened later (payments, credit notes) is on the
+    invoice's page, never in the document.
+    """
+
+    __tablename__ = "invoice_document"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), unique=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # Columns that may still change after issue: the cached status and its clock.
 _MUTABLE = frozenset({"status", "updated_at"})
 
@@ -220,8 +251,10 @@ def _refuse_edits(session: Session, _context: Any, _instances: Any) -> None:
                 raise InvoiceImmutable(
                     f"invoice {obj.number} is issued; {sorted(changed - _MUTABLE)} cannot change"
                 )
-        elif isinstance(obj, InvoiceLine | InvoicePayment) and session.is_modified(obj):
+        elif isinstance(obj, InvoiceLine | InvoicePayment | InvoiceDocument) and session.is_modified(
+            obj
+        ):
             raise InvoiceImmutable("lines and recorded payments of an invoice never change")
     for obj in session.deleted:
-        if isinstance(obj, Invoice | InvoiceLine | InvoicePayment):
+        if isinstance(obj, Invoice | InvoiceLine | InvoicePayment | InvoiceDocument):
             raise InvoiceImmutable("invoices, their lines and payments are never deleted")

@@ -66,8 +66,10 @@ def test_ecb_rate_changes_mid_period_split_the_computation():
         (10, 1450, 366),
         (10, 1425, 366),
     ]
-    # 1000 € × (14.50 % × 10 + 14.25 % × 10) / 366 = 7.8552 €
-    assert result.interest_minor == 786
+    # each period rounded, the total their sum (the letter's statement adds up):
+    # 1000 € × 14.50 % × 10 / 366 = 3.9617 → 3.96; × 14.25 % → 3.8934 → 3.89
+    assert [s.interest_minor for s in result.segments] == [396, 389]
+    assert result.interest_minor == 785
     assert result.basis == "ecb_plus_10"
 
 
@@ -118,3 +120,123 @@ def test_rate_table_uses_the_half_year_value_and_refuses_other_dates():
         DEFAULT_TABLE.rate_on(ECB, date(2021, 12, 31))
     with pytest.raises(ValueError, match="1 Jan or 1 Jul"):
         RateTable([Rate(ECB, date(2025, 2, 5), 290)])
+
+
+# --- issue 11: the balance actually outstanding, the 2026 rates, missing rates, the floor ---
+
+
+def test_L441_10_partial_payment_interest_runs_on_the_outstanding_balance():
+    # given 2 000 € due 01/03/2025, 1 000 € paid on 01/04/2025, as of 01/05/2025
+    result = penalties.compute(
+        2000_00,
+        "eur",
+        due_date=date(2025, 3, 1),
+        as_of=date(2025, 5, 1),
+        business=True,
+        payments=[(date(2025, 4, 1), 1000_00)],
+    )
+    # then 31 days on 2 000 € and 30 days on 1 000 €, at 3.15 % + 10 points
+    assert [(s.first_day, s.days, s.balance_minor) for s in result.segments] == [
+        (date(2025, 3, 2), 31, 2000_00),
+        (date(2025, 4, 2), 30, 1000_00),
+    ]
+    assert [s.interest_minor for s in result.segments] == [2234, 1081]
+    assert result.interest_minor == 33_15  # not 21,98 € (today's balance over the whole period)
+
+
+@pytest.mark.parametrize(
+    "paid_on, balance_days",
+    [
+        (date(2025, 3, 31), [(2000_00, 30), (1000_00, 31)]),
+        (date(2025, 4, 1), [(2000_00, 31), (1000_00, 30)]),
+    ],
+)
+def test_partial_payment_boundary_counts_from_the_next_day(paid_on, balance_days):
+    result = penalties.compute(
+        2000_00,
+        "eur",
+        due_date=date(2025, 3, 1),
+        as_of=date(2025, 5, 1),
+        business=True,
+        payments=[(paid_on, 1000_00)],
+    )
+    assert [(s.balance_minor, s.days) for s in result.segments] == balance_days
+
+
+def test_payment_before_the_due_date_lowers_the_whole_period():
+    result = penalties.compute(
+        2000_00,
+        "eur",
+        due_date=date(2025, 3, 1),
+        as_of=date(2025, 3, 11),
+        business=True,
+        payments=[(date(2025, 2, 15), 1500_00)],
+    )
+    assert [(s.balance_minor, s.days) for s in result.segments] == [(500_00, 10)]
+
+
+def test_legal_rate_2026_first_half_is_2_62():
+    # 1 500 € for a consumer, notice 31/12/2025, as of 30/06/2026: 181 days at 2.62 %
+    result = penalties.compute(
+        1500_00,
+        "eur",
+        due_date=date(2025, 12, 1),
+        as_of=date(2026, 6, 30),
+        business=False,
+        formal_notice_date=date(2025, 12, 31),
+    )
+    assert [(s.rate_bp, s.days) for s in result.segments] == [(262, 181)]
+    # 1 500 € × 2.62 % × 181 / 365 = 19.49 € (2.76 % would have given 20.53 €)
+    assert result.interest_minor == 19_49
+    assert result.indemnity_minor == 0
+
+
+def test_ecb_2026_first_half_is_2_15_plus_10_points():
+    assert DEFAULT_TABLE.rate_on(ECB, date(2026, 1, 1)) == 215
+    assert DEFAULT_TABLE.rate_on(LEGAL, date(2026, 6, 30)) == 262
+
+
+@pytest.mark.parametrize("kind", [ECB, LEGAL])
+def test_a_missing_half_year_rate_stops_the_computation_with_the_command_to_run(kind):
+    from billing.dunning.rates import MissingRate
+
+    with pytest.raises(MissingRate, match=rf"billing rates add {kind} 2026-07-01"):
+        DEFAULT_TABLE.rate_on(kind, date(2026, 7, 1))
+    with pytest.raises(MissingRate):
+        penalties.compute(
+            EUR_1000,
+            "eur",
+            due_date=date(2026, 6, 29),
+            as_of=date(2026, 7, 1),
+            business=kind == ECB,
+            formal_notice_date=date(2026, 6, 29),
+        )
+
+
+def test_rate_change_prints_each_half_year_rate():
+    # late across 1 July 2025: 3.15 % + 10 then 2.15 % + 10
+    result = b2b(due=date(2025, 6, 29), as_of=date(2025, 7, 2))
+    assert [(s.rate_bp, s.days) for s in result.segments] == [(1315, 1), (1215, 2)]
+
+
+@pytest.mark.parametrize("rate_bp, allowed", [(785, False), (786, True)])
+def test_L441_10_contractual_rate_floor_is_three_times_the_legal_rate(rate_bp, allowed):
+    from billing.dunning.rates import contractual_floor_bp
+
+    # 2026 H1: 3 × 2.62 % = 7.86 %
+    floor = contractual_floor_bp(DEFAULT_TABLE, date(2026, 3, 1))
+    assert floor == 786
+    assert (rate_bp >= floor) is allowed
+
+
+def test_consumer_owes_no_indemnity_even_when_late_and_noticed():
+    result = penalties.compute(
+        EUR_1000,
+        "eur",
+        due_date=date(2025, 3, 1),
+        as_of=date(2025, 4, 1),
+        business=False,
+        formal_notice_date=date(2025, 3, 10),
+    )
+    assert result.indemnity_minor == 0 and result.interest_minor > 0
+    assert result.segments[0].first_day == date(2025, 3, 11)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing.db import Base, UTCDateTime, utcnow
 
 VAT_FRANCHISE = "franchise"  # franchise en base: "TVA non applicable, art. 293 B du CGI"
 VAT_STANDARD = "vat"
+LEGAL_FORMS = ("ei", "eurl", "sasu", "sas", "sarl", "other")
+ACTIVITIES = ("services", "goods", "mixed")
 
 
 class Freelancer(Base):
@@ -38,6 +41,19 @@ class Freelancer(Base):
     iban: Mapped[str] = mapped_column(String(34), default="")
     bic: Mapped[str] = mapped_column(String(11), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    # Legal identity on every document (issue 11). "" until the freelancer says:
+    # issuing an invoice then refuses, naming what is missing.
+    legal_form: Mapped[str] = mapped_column(String(10), default="", server_default="")
+    share_capital_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # "RCS Paris 123 456 789", "RM 75 123 456 789", or "" (dispensé d'immatriculation).
+    registration: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    insurance: Mapped[str] = mapped_column(Text, default="", server_default="")
+    mediator: Mapped[str] = mapped_column(Text, default="", server_default="")
+    vat_on_debits: Mapped[bool] = mapped_column(Boolean, default=False)
+    activity: Mapped[str] = mapped_column(String(10), default="services", server_default="services")
+    reply_to: Mapped[str] = mapped_column(String(320), default="", server_default="")
+    # {line1, line2?, postal_code, city, country (ISO 3166 alpha-2)}; `address` stays as text.
+    postal_address: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     currency: Mapped[str] = mapped_column(String(3), default="eur")
     # None: the legal default, ECB rate + 10 points (Code de commerce L441-10).
     penalty_rate_bp: Mapped[int | None] = mapped_column(Integer)
@@ -54,6 +70,10 @@ class Freelancer(Base):
         CheckConstraint(
             "payment_terms_days >= 0 AND payment_terms_days <= 60", name="payment_terms_range"
         ),
+        CheckConstraint(
+            "legal_form IN ('', 'ei', 'eurl', 'sasu', 'sas', 'sarl', 'other')", name="legal_form"
+        ),
+        CheckConstraint("activity IN ('services', 'goods', 'mixed')", name="activity"),
     )
 
     # Flask-Login's user protocol, spelled out rather than inherited.

@@ -64,6 +64,8 @@ class Offering(Base):
     buffer_after_minutes: Mapped[int] = mapped_column(Integer, default=0)
     min_notice_minutes: Mapped[int] = mapped_column(Integer, default=120)
     horizon_days: Mapped[int] = mapped_column(Integer, default=60)
+    # Where the session happens: an address, a phone number or a video link.
+    location: Mapped[str] = mapped_column(String(500), default="")
     # Far-away `hold` sessions: the card is saved at booking and the hold placed
     # this long before the start; not secured `secure_deadline_hours` before
     # the start, the booking is cancelled (the freelancer's choice).
@@ -124,6 +126,12 @@ class Booking(Base):
     client_name: Mapped[str] = mapped_column(String(200))
     client_email: Mapped[str] = mapped_column(String(320))
     client_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The client's language (their browser or FR/EN choice, or the API's `client.locale`).
+    client_locale: Mapped[str] = mapped_column(String(5), default="fr")
+    # Who is billed (webapp.clients): a consumer unless they said they book for a company.
+    client_is_business: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {company, siren, vat_number, postal_address}: what the invoice's buyer side needs.
+    client_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     block_start: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,6 +5,7 @@ a day, and the separate penalty invoice issued with the formal notice.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -32,12 +33,56 @@ def rate_table(session: Session) -> rates.RateTable:
     return rates.RateTable(rates.Rate(r.kind, r.valid_from, r.rate_bp, r.source) for r in rows)
 
 
+class RateRefused(ValueError):
+    """A rate the table cannot take (bad date, not a percentage)."""
+
+
+def add_rate(
+    session: Session, kind: str, valid_from: date, percent: str, source: str = ""
+) -> DunningRate:
+    """Add or correct one half-year's rate; flushed. An empty table is seeded first."""
+    try:
+        value = Decimal(percent.replace(",", "."))
+    except InvalidOperation:
+        raise RateRefused(f"not a percentage: {percent!r}") from None
+    if kind not in rates.KINDS:
+        raise RateRefused(f"kind is one of {', '.join(rates.KINDS)}")
+    if valid_from.day != 1 or valid_from.month not in (1, 7):
+        raise RateRefused("a rate starts on 1 January or 1 July")
+    if value.as_tuple().exponent < -2 or not Decimal(-10) <= value <= Decimal(100):  # type: ignore[operator]
+        raise RateRefused("a rate is a percentage between -10 and 100 with two decimals at most")
+    if session.scalar(select(DunningRate.id).limit(1)) is None:
+        for seed in rates.SEED:
+            session.add(
+                DunningRate(
+                    **{f: getattr(seed, f) for f in ("kind", "valid_from", "rate_bp", "source")}
+                )
+            )
+        session.flush()
+    row = session.scalar(
+        select(DunningRate).where(DunningRate.kind == kind, DunningRate.valid_from == valid_from)
+    )
+    if row is None:
+        row = DunningRate(kind=kind, valid_from=valid_from)
+        session.add(row)
+    row.rate_bp = int(value * 100)
+    row.source = source
+    session.flush()
+    return row
+
+
 def penalties_for(
     session: Session, case: DunningCase, as_of: date, *, formal_notice_date: date | None = None
 ) -> tuple[penalties.Penalties, int]:
-    """The case's penalties as of a day, and the annual rate applied (basis points)."""
+    """The case's penalties as of a day, and the rate of `as_of`'s half-year (basis points).
+
+    Interest runs on the invoice's total less what was paid, payment by
+    payment (a credit note lowers the principal itself). `rates.MissingRate`
+    when a half-year of the period is not in the rate table yet.
+    """
     invoice = invoice_of(session, case)
     table = rate_table(session)
+    payments: list[tuple[date, int]] = []
     if invoice is None:
         due, amount, business, contractual = (
             case.anchor_at.date(),
@@ -46,13 +91,15 @@ def penalties_for(
             None,
         )
     else:
-        due, amount = invoice.due_date, invoicing.balance_due(invoice)
+        due = invoice.due_date
+        amount = invoice.total_incl_vat_minor - invoicing.credited_minor(invoice)
+        payments = [(p.paid_at.date(), p.amount_minor) for p in invoice.payments]
         business, contractual = bool(invoice.buyer.get("is_business")), invoice.penalty_rate_bp
     if formal_notice_date is None:
         step = engine.steps_of(session, case.id).get(FORMAL_NOTICE)
         formal_notice_date = step.done_at.date() if step and step.outcome == "sent" else None
     result = penalties.compute(
-        amount,
+        max(0, amount),
         case.currency,
         due_date=due,
         as_of=as_of,
@@ -60,6 +107,7 @@ def penalties_for(
         contractual_rate_bp=contractual,
         formal_notice_date=formal_notice_date,
         table=table,
+        payments=payments,
     )
     if not business:
         rate = table.rate_on(rates.LEGAL, as_of)

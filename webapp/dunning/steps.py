@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from billing import payments
 from billing.db import utcnow
-from billing.dunning import letters
+from billing.dunning import letters, penalties, rates
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
 from billing.dunning.schedule import (
@@ -137,7 +137,20 @@ def send_step_email(
     invoice = invoice_of(session, case)
     fmt = letters.Formatter(case.locale, case.currency)
     due = amount_due(session, case)
-    result, rate = penalties_for(session, case, now.date())
+    if step in (NOTICE, "friendly"):
+        # These e-mails state no penalty: a rate table not yet updated must not stop them.
+        try:
+            result, rate = penalties_for(session, case, now.date())
+        except rates.MissingRate:
+            result, rate = (
+                penalties.compute(
+                    0, case.currency, due_date=now.date(), as_of=now.date(), business=False
+                ),
+                0,
+            )
+    else:
+        # MissingRate: the step fails, its message (the command to run) on the timeline.
+        result, rate = penalties_for(session, case, now.date())
     link = pay_link(case)
     number = invoice.number if invoice else "—"
     attachments = []

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing import events
+from billing.dunning import rates
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
 from webapp.dunning.cases import amount_due, invoice_of
@@ -29,7 +30,11 @@ def dump_case(
     invoice = invoice_of(session, case)
     config = engine.config_for(session, case.freelancer_id)
     upcoming = engine.upcoming(session, case, config)
-    result, rate = penalties_for(session, case, now.date())
+    try:
+        result, rate = penalties_for(session, case, now.date())
+        missing_rate = None
+    except rates.MissingRate as exc:
+        result, rate, missing_rate = None, None, str(exc)
     steps = sorted(engine.steps_of(session, case.id).values(), key=lambda s: s.id)
     out: dict[str, Any] = {
         "id": case.id,
@@ -58,14 +63,29 @@ def dump_case(
             else None
         ),
         "hard_decline": case.hard_decline,
-        "penalties": {
-            "interest_minor": result.interest_minor,
-            "indemnity_minor": result.indemnity_minor,
-            "total_minor": result.total_minor,
-            "days_late": result.days_late,
-            "rate_bp": rate,
-            "basis": result.basis,
-        },
+        "penalties": (
+            {
+                "interest_minor": result.interest_minor,
+                "indemnity_minor": result.indemnity_minor,
+                "total_minor": result.total_minor,
+                "days_late": result.days_late,
+                "rate_bp": rate,
+                "basis": result.basis,
+                "periods": [
+                    {
+                        "from": s.first_day.isoformat(),
+                        "to": s.last_day.isoformat(),
+                        "days": s.days,
+                        "rate_bp": s.rate_bp,
+                        "balance_minor": s.balance_minor,
+                        "interest_minor": s.interest_minor,
+                    }
+                    for s in result.segments
+                ],
+            }
+            if result is not None
+            else {"error": missing_rate}
+        ),
         "steps": [
             {
                 "step": s.step,

@@ -7,8 +7,10 @@ a hold placed when the client saves a card, captured when the answer is sent.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -75,6 +77,10 @@ class Question(Base):
     client_name: Mapped[str] = mapped_column(String(200))
     client_email: Mapped[str] = mapped_column(String(320))
     client_locale: Mapped[str] = mapped_column(String(5), default="fr")
+    # Who is billed (webapp.clients): a consumer unless they said they book for a company.
+    client_is_business: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {company, siren, vat_number, postal_address}: what the invoice's buyer side needs.
+    client_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     text: Mapped[str] = mapped_column(Text)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     # 0 only for a free follow-up; a paid question is never free.

@@ -34,10 +34,16 @@ class Quote(Base):
     currency: Mapped[str] = mapped_column(String(3))
     client_name: Mapped[str] = mapped_column(String(200))
     client_email: Mapped[str] = mapped_column(String(320))
+    # The client's language: the quote, its e-mails and invoices are in it.
+    client_locale: Mapped[str] = mapped_column(String(5), default="fr")
     client_company: Mapped[str] = mapped_column(String(200), default="")
     client_siret: Mapped[str] = mapped_column(String(14), default="")
     client_address: Mapped[str] = mapped_column(Text, default="")
     client_is_business: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {company, siren, vat_number, postal_address} (webapp.clients), as on bookings.
+    client_details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "D2026-0001": the quote's own series, taken when it is created.
+    number: Mapped[str | None] = mapped_column(String(32))
     terms: Mapped[str] = mapped_column(Text, default="")
     valid_until: Mapped[date] = mapped_column(Date)
     # Days a delivered milestone waits for the client before it is approved for them.
