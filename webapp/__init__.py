@@ -160,6 +160,7 @@ def register_billing(app: Flask) -> None:
     from webapp.dunning.subscriber import subscribe_to_ledger as dunning_subscribes
     from webapp.invoices.ledger import subscribe_to_ledger as invoices_subscribe
     from webapp.messages.subscriber import subscribe_to_ledger as messages_subscribes
+    from webapp.notifications.receipts import subscribe_to_ledger as notices_subscribe
     from webapp.quotes.ledger import subscribe_to_ledger as quotes_subscribes
     from webapp.webhooks import load_handlers
 
@@ -172,4 +173,6 @@ def register_billing(app: Flask) -> None:
     # case) before dunning hears of the payment.
     invoices_subscribe()
     dunning_subscribes()
+    # Last: a receipt carries the invoice the invoices' subscriber just issued.
+    notices_subscribe()
     register_due_work(app)

@@ -42,9 +42,12 @@ def reconcile_payment(session: Session, payment_id: int, now: datetime) -> str |
 def due_kinds() -> list[DueKind]:
     """Every feature's due kinds, in run order."""
     from webapp.booking import due as booking
+    from webapp.calendars import sync as calendar_sync
+    from webapp.calendars import writeback as calendar_writeback
     from webapp.dunning import due as dunning
     from webapp.mail import due as mail
     from webapp.messages import due as messages
+    from webapp.notifications import reminders
     from webapp.quotes import due as quotes
     from webapp.webhooks import due as webhooks
 
@@ -53,9 +56,13 @@ def due_kinds() -> list[DueKind]:
         DueKind("payments-reconcile", "payment", find_payments_in_doubt, reconcile_payment, Payment)
     )
     kinds += booking.due_kinds()
+    # The freelancer's calendars: busy times read, booking events written.
+    kinds += calendar_sync.due_kinds()
+    kinds += calendar_writeback.due_kinds()
     kinds += quotes.due_kinds()
     kinds += messages.due_kinds()
     kinds += dunning.due_kinds()
+    kinds += reminders.due_kinds()
     kinds += mail.due_kinds()
     return kinds
 

@@ -8,10 +8,12 @@ API routes and templates folder; add one line here to plug it in.
 
 FEATURES: list[str] = [
     "webapp.booking",
+    "webapp.calendars",
     "webapp.quotes",
     "webapp.messages",
     "webapp.invoices",
     "webapp.dunning",
+    "webapp.notifications",
     # Last: the public page lives at /<slug>, after every fixed path.
     "webapp.public",
 ]

@@ -14,8 +14,16 @@ from billing.models import (
 )
 from webapp.accounts.models import ApiToken, Freelancer
 from webapp.booking.models import Availability, Booking, Offering
+from webapp.calendars.models import (
+    BusyTime,
+    CalendarConnection,
+    CalendarWrite,
+    ConnectedCalendar,
+    WrittenEvent,
+)
 from webapp.mail.models import OutboundEmail
 from webapp.messages.models import Answer, Attachment, MessageSettings, Question
+from webapp.notifications.models import NoticeSent, NotificationOptOut
 from webapp.quotes.models import Milestone, Quote, QuoteAcceptance, QuoteVersion
 
 __all__ = [
@@ -25,7 +33,11 @@ __all__ = [
     "Availability",
     "Base",
     "Booking",
+    "BusyTime",
+    "CalendarConnection",
+    "CalendarWrite",
     "CardSetup",
+    "ConnectedCalendar",
     "DunningCase",
     "DunningRate",
     "DunningSettings",
@@ -37,6 +49,8 @@ __all__ = [
     "InvoicePayment",
     "InvoiceSequence",
     "Milestone",
+    "NoticeSent",
+    "NotificationOptOut",
     "MessageSettings",
     "Offering",
     "OutboundEmail",
@@ -49,4 +63,5 @@ __all__ = [
     "Refund",
     "StripeAccount",
     "WebhookEvent",
+    "WrittenEvent",
 ]

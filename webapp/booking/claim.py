@@ -40,6 +40,18 @@ CLAIM_ATTEMPTS = 4
 CLAIM_BACKOFF = 0.02  # seconds, doubled per attempt, times 0.5–1.5
 
 
+def client_language(given: str | None) -> str:
+    """The client's language: the API's `client.locale`, else the page's (browser, FR/EN)."""
+    from flask import has_request_context
+    from flask_babel import get_locale
+
+    if given:
+        return given
+    if has_request_context():
+        return str(get_locale() or "fr")
+    return "fr"
+
+
 def serialise_writers(session: Session, freelancer_id: int) -> None:
     """One claim or move of this freelancer's time at a time, until the transaction ends.
 
@@ -209,6 +221,7 @@ def _claim_once(
         client_name=client["name"],
         client_email=client["email"],
         client_timezone=client.get("timezone") or "UTC",
+        client_locale=client_language(client.get("locale")),
         start_at=slot.start,
         end_at=slot.end,
         block_start=slot.block_start,

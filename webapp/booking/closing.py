@@ -86,7 +86,9 @@ def _close(
             booking,
             fee_minor=t.captured_minor,
             refunded_minor=t.refunded_minor,
+            released_minor=t.released_minor,
             by=actor,
+            reason=reason,
         )
     session.commit()
     return _closed_answer(session, booking)

@@ -1,20 +1,24 @@
-"""E-mails to a booking's client: confirmation (.ics, manage link), cancellation, fix my card."""
+"""E-mails about a booking: the client's confirmation (amounts now and later, .ics, manage
+link), cancellation (fee, refund, release) and fix-my-card, in the client's language; and
+the freelancer's notices of the same events (`webapp.notifications`), in the same transaction.
+"""
 
 from __future__ import annotations
 
 import base64
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing.db import utcnow
-from billing.money import Money
 from webapp.accounts.models import Freelancer
 from webapp.booking import ics
-from webapp.booking.models import Booking
+from webapp.booking.amounts import money_plan
+from webapp.booking.models import Booking, Offering
 from webapp.mail.service import send_email
+from webapp.notifications import service as notices
 
 
 def manage_token(booking: Booking) -> str:
@@ -33,20 +37,34 @@ def manage_url(booking: Booking) -> str:
 def _context(session: Session, booking: Booking) -> tuple[Freelancer, dict]:
     freelancer = session.get(Freelancer, booking.freelancer_id)
     assert freelancer is not None
-    zone = ZoneInfo(booking.client_timezone or "UTC")
+    offering = session.get(Offering, booking.offering_id)
     context = {
         "booking": booking,
         "freelancer": freelancer,
         "manage_url": manage_url(booking),
-        "start_local": booking.start_at.astimezone(zone),
-        "end_local": booking.end_at.astimezone(zone),
+        "card_url": card_url(booking),
         "zone": booking.client_timezone or "UTC",
-        "price": Money(booking.amount_minor, booking.currency).format(),
+        "currency": booking.currency,
+        "plan": money_plan(session, booking),
+        "location": offering.location if offering else "",
     }
     return freelancer, context
 
 
-def _ics(booking: Booking, freelancer: Freelancer, url: str, *, cancelled: bool) -> dict:
+def card_url(booking: Booking) -> str:
+    """The client's page to give a new card for the booking (SetupIntent, then the hold)."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return f"{base}/b/{booking.id}/card?token={manage_token(booking)}"
+
+
+def client_locale(booking: Booking) -> str:
+    """The language of every e-mail and document the booking's client receives."""
+    return notices.reader_locale(booking.client_locale)
+
+
+def _ics(
+    booking: Booking, freelancer: Freelancer, url: str, *, cancelled: bool, location: str = ""
+) -> dict:
     data = ics.invitation(
         booking,
         organizer_name=freelancer.display_name,
@@ -54,6 +72,7 @@ def _ics(booking: Booking, freelancer: Freelancer, url: str, *, cancelled: bool)
         manage_url=url,
         now=utcnow(),
         cancelled=cancelled,
+        location=location,
     )
     method = "CANCEL" if cancelled else "REQUEST"
     return {
@@ -78,22 +97,54 @@ def send_confirmation(session: Session, booking: Booking, *, rescheduled: bool =
         subject=subject,
         template="booking_confirmed",
         context=context,
-        locale=freelancer.locale,
+        locale=client_locale(booking),
         freelancer_id=freelancer.id,
-        attachments=[_ics(booking, freelancer, context["manage_url"], cancelled=False)],
+        attachments=[
+            _ics(
+                booking,
+                freelancer,
+                context["manage_url"],
+                cancelled=False,
+                location=context["location"],
+            )
+        ],
+    )
+    notices.to_freelancer(
+        session,
+        freelancer.id,
+        "booking_rescheduled" if rescheduled else "booking_new",
+        title=booking.title,
+        client=f"{booking.client_name} <{booking.client_email}>",
+        when_at=booking.start_at,
+        zone=_freelancer_zone(session, freelancer.id),
+        amount_minor=booking.amount_minor,
+        currency=booking.currency,
+        link_url=_freelancer_link(booking),
     )
 
 
 def send_cancellation(
-    session: Session, booking: Booking, *, fee_minor: int, refunded_minor: int, by: str
+    session: Session,
+    booking: Booking,
+    *,
+    fee_minor: int,
+    refunded_minor: int,
+    released_minor: int = 0,
+    by: str,
+    reason: str = "",
 ) -> None:
-    """The booking is cancelled: by whom, the fee kept and what goes back to the card."""
+    """The booking is cancelled: by whom, the fee kept, what is refunded and what released.
+
+    The freelancer is told too; a cancellation because no card secured the
+    booking in time is its own notice.
+    """
     freelancer, context = _context(session, booking)
     context.update(
-        fee=Money(fee_minor, booking.currency).format(),
         fee_minor=fee_minor,
-        refunded=Money(refunded_minor, booking.currency).format(),
+        refunded_minor=refunded_minor,
+        released_minor=released_minor,
         by=by,
+        reason=reason,
     )
     send_email(
         session,
@@ -101,25 +152,71 @@ def send_cancellation(
         subject=_l("Your session is cancelled: %(title)s", title=booking.title),
         template="booking_cancelled",
         context=context,
-        locale=freelancer.locale,
+        locale=client_locale(booking),
         freelancer_id=freelancer.id,
-        attachments=[_ics(booking, freelancer, context["manage_url"], cancelled=True)],
+        attachments=[
+            _ics(
+                booking,
+                freelancer,
+                context["manage_url"],
+                cancelled=True,
+                location=context["location"],
+            )
+        ],
     )
+    automatic = reason == "not secured in time"
+    notices.to_freelancer(
+        session,
+        freelancer.id,
+        "booking_auto_cancelled" if automatic else "booking_cancelled",
+        title=booking.title,
+        client=f"{booking.client_name} <{booking.client_email}>",
+        when_at=booking.start_at,
+        zone=_freelancer_zone(session, freelancer.id),
+        by=_by_whom(by, booking),
+        fee_minor=fee_minor,
+        refunded_minor=refunded_minor,
+        released_minor=released_minor,
+        currency=booking.currency,
+        link_url=_freelancer_link(booking),
+    )
+
+
+def _by_whom(actor: str, booking: Booking) -> object:
+    # Lazy: translated when the notice renders, in the freelancer's language.
+    if actor == "client":
+        return booking.client_name
+    if actor.startswith("freelancer"):
+        return _l("you")
+    return _l("Acompte, automatically")
+
+
+def _freelancer_zone(session: Session, freelancer_id: int) -> str:
+    from sqlalchemy import select
+
+    from webapp.booking.models import Availability
+
+    zone = session.scalar(
+        select(Availability.timezone).where(Availability.freelancer_id == freelancer_id)
+    )
+    return zone or "Europe/Paris"
+
+
+def _freelancer_link(booking: Booking) -> str:
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return f"{base}/bookings/{booking.id}"
 
 
 def send_fix_card(session: Session, booking: Booking) -> None:
     """The hold before the session failed: ask the client to fix their card in time."""
     freelancer, context = _context(session, booking)
-    deadline = booking.start_at.astimezone(ZoneInfo(context["zone"]))
-    from datetime import timedelta
-
-    context["deadline_local"] = deadline - timedelta(hours=booking.secure_deadline_hours)
+    context["deadline_at"] = booking.start_at - timedelta(hours=booking.secure_deadline_hours)
     send_email(
         session,
         to=booking.client_email,
         subject=_l("Action needed to keep your session: %(title)s", title=booking.title),
         template="booking_fix_card",
         context=context,
-        locale=freelancer.locale,
+        locale=client_locale(booking),
         freelancer_id=freelancer.id,
     )

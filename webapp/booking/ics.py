@@ -25,11 +25,13 @@ def invitation(
     manage_url: str,
     now: datetime,
     cancelled: bool = False,
+    location: str = "",
 ) -> bytes:
     """A REQUEST (or CANCEL) for the session; the UID is stable so updates replace it.
 
     SEQUENCE follows the number of reschedules, as calendar clients expect an
-    increasing sequence on each update of one UID.
+    increasing sequence on each update of one UID; LOCATION is the offering's
+    (an address, a phone number or a video link).
     """
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -44,6 +46,8 @@ def invitation(
     event.add("summary", f"{booking.title} — {organizer_name}")
     event.add("description", f"{manage_url}")
     event.add("url", manage_url)
+    if location:
+        event.add("location", location)
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     organizer = vCalAddress(f"mailto:{organizer_email}")
     organizer.params["cn"] = vText(organizer_name)

@@ -233,6 +233,8 @@ class ClientSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     email = fields.Email(required=True, validate=validate.Length(max=320))
     timezone = fields.String(load_default="UTC")
+    # The client's language for e-mails and documents; default: the page's.
+    locale = fields.String(load_default=None, validate=validate.OneOf(["fr", "en"]))
 
     @validates("timezone")
     def _timezone(self, value: str, **_: Any) -> None:

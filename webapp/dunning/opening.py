@@ -65,7 +65,7 @@ def open_for_failed_payment(session: Session, payment: Payment, *, now: datetime
             client_name=buyer.name,
             client_email=buyer.email,
             client_is_business=buyer.is_business,
-            locale=freelancer.locale or "fr",
+            locale=_client_locale(session, payment, freelancer),
             failed_payment_id=payment.id,
             customer_id=customer.id,
             payment_method_id=payment.payment_method_id,
@@ -83,6 +83,7 @@ def open_for_failed_payment(session: Session, payment: Payment, *, now: datetime
         )
         return case
     ensure_invoice(session, case, buyer, now=now)
+    _tell_opened(session, case)
     # J+0 at once, in this same transaction: the e-mail leaves only if it commits.
     engine.sweep_case(session, case.id, now, Steps())
     return case
@@ -113,5 +114,28 @@ def open_for_overdue_invoice(session: Session, invoice: Invoice, *, now: datetim
         ),
     )
     if created:
+        _tell_opened(session, case)
         engine.sweep_case(session, case.id, now, Steps())
     return case
+
+
+def _client_locale(session: Session, payment: Payment, freelancer: Freelancer) -> str:
+    # The case's e-mails and letters are in the language of the client who failed to pay.
+    from webapp.notifications.parties import client_of_payment
+
+    client = client_of_payment(session, payment)
+    return (client.locale if client else None) or freelancer.locale or "fr"
+
+
+def _tell_opened(session: Session, case: DunningCase) -> None:
+    from webapp.notifications.service import to_freelancer
+
+    to_freelancer(
+        session,
+        case.freelancer_id,
+        "dunning_opened",
+        client=f"{case.client_name} <{case.client_email}>",
+        amount_minor=case.amount_minor,
+        currency=case.currency,
+        note=case.reason,
+    )

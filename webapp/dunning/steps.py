@@ -209,6 +209,18 @@ def send_step_email(
         freelancer_id=case.freelancer_id,
         attachments=attachments,
     )
+    from webapp.notifications.service import to_freelancer
+
+    to_freelancer(
+        session,
+        case.freelancer_id,
+        "dunning_step_sent",
+        client=f"{case.client_name} <{case.client_email}>",
+        amount_minor=due,
+        currency=case.currency,
+        invoice_number=number,
+        title=subject,
+    )
     data: dict[str, Any] = {
         "to": case.client_email,
         "amount_due_minor": due,

@@ -67,6 +67,21 @@ def mark_paid(
             "purpose": payment.purpose if payment else None,
         },
     )
+    tell_paid(session, case)
+
+
+def tell_paid(session: Session, case: DunningCase) -> None:
+    """The freelancer hears that a recovery case is paid (same transaction)."""
+    from webapp.notifications.service import to_freelancer
+
+    to_freelancer(
+        session,
+        case.freelancer_id,
+        "dunning_paid",
+        client=f"{case.client_name} <{case.client_email}>",
+        amount_minor=case.amount_minor,
+        currency=case.currency,
+    )
 
 
 def on_invoice_status(session: Session, invoice: Invoice, old: str, new: str) -> None:
@@ -89,6 +104,7 @@ def on_invoice_status(session: Session, invoice: Invoice, old: str, new: str) ->
             now=utcnow(),
             data={"invoice": invoice.number},
         )
+        tell_paid(session, case)
     else:
         engine.close(
             session,

@@ -19,6 +19,8 @@ class OutboundEmail(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     freelancer_id: Mapped[int | None] = mapped_column(ForeignKey("freelancer.id"), index=True)
     to_addr: Mapped[str] = mapped_column(String(320))
+    # Answers go to the freelancer, not to Acompte's sender address.
+    reply_to: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")

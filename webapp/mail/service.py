@@ -50,6 +50,7 @@ def send_email(
     locale: str | None,
     freelancer_id: int | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    reply_to: str | None = None,
 ) -> OutboundEmail:
     """Render `templates/email/<template>.{txt,html}` in `locale` and store the e-mail.
 
@@ -57,7 +58,8 @@ def send_email(
     the recipient's locale, not the current request's. Flushes; the caller
     commits, and delivery starts only after that commit, so a rolled-back
     transaction never sends anything. `attachments`: [{filename, content_type,
-    data_b64}].
+    data_b64}]. `reply_to`: by default, an e-mail sent for a freelancer to
+    someone else answers to the freelancer (`notifications.reply_to_of`).
     """
     config = current_app.config
     env = current_app.jinja_env
@@ -68,11 +70,14 @@ def send_email(
         body_text = env.get_template(f"email/{template}.txt").render(values)
         body_html = env.get_template(f"email/{template}.html").render(values)
     to = to.strip()
-    if "\n" in to or "\r" in to:
+    if reply_to is None and freelancer_id is not None:
+        reply_to = _freelancer_reply_to(session, freelancer_id, to)
+    if any("\n" in a or "\r" in a for a in (to, reply_to or "")):
         raise ValueError("recipient address spans several lines")
     email = OutboundEmail(
         freelancer_id=freelancer_id,
         to_addr=to,
+        reply_to=reply_to or None,
         subject=subject_text,
         body_text=body_text,
         body_html=body_html,
@@ -168,7 +173,7 @@ def deliver_email(email_id: int) -> str:
             .execution_options(populate_existing=True)
         ).one()
         try:
-            transmit(config["SMTP_URL"], build_message(email, config["MAIL_FROM"]))
+            transmit(config["SMTP_URL"], build_message(email, config["MAIL_FROM"], session))
         except Exception as exc:
             # Whatever goes wrong (server, network, a malformed attachment) is
             # written on the row; the caller and the other e-mails carry on.
@@ -207,11 +212,20 @@ def _record(session: Session, email: Any, action: str, data: dict[str, Any]) -> 
     )
 
 
-def build_message(email: OutboundEmail, mail_from: str) -> EmailMessage:
-    """The MIME message: text, its HTML alternative, then the attachments."""
+def build_message(
+    email: OutboundEmail, mail_from: str, session: Session | None = None
+) -> EmailMessage:
+    """The MIME message: text, its HTML alternative, then the attachments.
+
+    An invoice attachment is stored by reference and its PDF made now
+    (`notifications.receipts.invoice_pdf`), outside the transaction that
+    enqueued the e-mail.
+    """
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = email.to_addr
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
     message["Subject"] = email.subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = email.message_id
@@ -221,7 +235,7 @@ def build_message(email: OutboundEmail, mail_from: str) -> EmailMessage:
     for attachment in email.attachments or []:
         maintype, _, subtype = attachment.get("content_type", "").partition("/")
         message.add_attachment(
-            base64.b64decode(attachment["data_b64"]),
+            _attachment_bytes(attachment, session),
             maintype=maintype or "application",
             subtype=subtype or "octet-stream",
             filename=attachment["filename"],
@@ -271,6 +285,26 @@ def transmit(url: str, message: EmailMessage) -> None:
         if settings.username:
             client.login(settings.username, settings.password or "")
         client.send_message(message)
+
+
+def _attachment_bytes(attachment: dict[str, Any], session: Session | None) -> bytes:
+    if "data_b64" in attachment:
+        return base64.b64decode(attachment["data_b64"])
+    from webapp.notifications.receipts import INVOICE_PDF, invoice_pdf
+
+    if attachment.get("kind") != INVOICE_PDF or session is None:
+        raise ValueError(f"attachment {attachment.get('filename')!r} has no content")
+    return invoice_pdf(session, int(attachment["invoice_id"]), attachment.get("locale"))
+
+
+def _freelancer_reply_to(session: Session, freelancer_id: int, to: str) -> str | None:
+    from webapp.accounts.models import Freelancer
+    from webapp.notifications.service import reply_to_of
+
+    freelancer = session.get(Freelancer, freelancer_id)
+    if freelancer is None or freelancer.email.lower() == to.lower():
+        return None
+    return reply_to_of(freelancer)
 
 
 def _sender_domain(mail_from: str) -> str:

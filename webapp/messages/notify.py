@@ -10,11 +10,11 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from billing.money import Money
 from webapp.accounts.models import Freelancer
 from webapp.mail.service import send_email
 from webapp.messages.models import Answer, Question
 from webapp.messages.threads import thread_link, thread_root
+from webapp.notifications.service import LocalMoney
 
 
 def asked(session: Session, question: Question) -> None:
@@ -25,16 +25,14 @@ def asked(session: Session, question: Question) -> None:
 
 def new_question(session: Session, question: Question) -> None:
     """Tell the freelancer a question (paid, or a free follow-up) awaits their answer."""
-    freelancer = session.get(Freelancer, question.freelancer_id)
-    assert freelancer is not None
-    send_email(
+    from webapp.notifications.service import to_freelancer
+
+    to_freelancer(
         session,
-        to=freelancer.email,
-        subject=_l("New paid question from %(name)s", name=question.client_name),
-        template="message_new",
-        context={"question": question, "freelancer": freelancer},
-        locale=freelancer.locale,
-        freelancer_id=freelancer.id,
+        question.freelancer_id,
+        "question_asked",
+        question=question,
+        client=question.client_name,
     )
 
 
@@ -75,7 +73,7 @@ def to_client(
             "question": question,
             "root": root,
             "freelancer": freelancer,
-            "amount": Money(question.amount_minor, question.currency).format(),
+            "amount": LocalMoney(question.amount_minor, question.currency),
             "link": thread_link(session, question),
             **extra,
         },

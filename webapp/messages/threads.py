@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.models import CardSetup, Payment
-from billing.money import Money
 from webapp.accounts.models import hash_token
 from webapp.messages.models import Answer, Attachment, Question
 from webapp.messages.states import OPEN, PENDING_PAYMENT, NotFound
+from webapp.public.wording import money
 from webapp.stripe_connect import secret_box
 
 # --- the client's thread -----------------------------------------------------
@@ -119,7 +119,7 @@ def receipt(session: Session, question: Question) -> dict[str, Any] | None:
     return {
         "amount_minor": payment.amount_captured_minor,
         "currency": payment.currency,
-        "captured": Money(payment.amount_captured_minor, payment.currency).format(),
+        "captured": money(payment.amount_captured_minor, payment.currency),
         "card_brand": setup.card_brand if setup else None,
         "card_last4": setup.card_last4 if setup else None,
         "invoice_id": question.invoice_id,

@@ -222,6 +222,17 @@ def _accept(
             "card": f"{setup.card_brand} {setup.card_last4}",
         },
     )
+    from webapp.notifications.service import to_freelancer
+
+    to_freelancer(
+        session,
+        quote.freelancer_id,
+        "quote_accepted",
+        title=quote.title,
+        client=f"{acceptance.signer_name} ({quote.client_name} <{quote.client_email}>)",
+        amount_minor=quote.total_minor,
+        currency=quote.currency,
+    )
 
 
 def _pay_deposit(

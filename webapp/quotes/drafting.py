@@ -139,6 +139,8 @@ def _apply_fields(quote: Quote, data: dict[str, Any]) -> None:
     quote.client_siret = client.get("siret", "")
     quote.client_address = client.get("address", "")
     quote.client_is_business = bool(client.get("is_business"))
+    if client.get("locale"):
+        quote.client_locale = client["locale"]
     quote.terms = data.get("terms", "")
     quote.valid_until = data["valid_until"]
     quote.auto_approve_days = data["auto_approve_days"]
@@ -166,6 +168,7 @@ def create_quote(
         current_version=1,
         public_token_hash=hash_token(token),
         public_token_enc=secret_box().encrypt(token),
+        client_locale=freelancer.locale or "fr",
     )
     _apply_fields(quote, data)
     session.add(quote)

@@ -123,7 +123,7 @@ def remind(session: Session, milestone_id: int, now: datetime) -> str | None:
         subject=_l("Reminder: %(title)s will be approved tomorrow", title=milestone.title),
         template="milestone_reminder",
         context=context,
-        locale=freelancer.locale,
+        locale=quote.client_locale or freelancer.locale,
         freelancer_id=freelancer.id,
     )
     return f"milestone {milestone.id}: reminder sent"

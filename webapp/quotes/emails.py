@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from billing.money import Money
 from webapp.accounts.models import Freelancer
+from webapp.notifications.service import LocalMoney
 from webapp.quotes.lookups import quote_url
 from webapp.quotes.models import Milestone, Quote
 
@@ -25,7 +25,7 @@ def quote_context(quote: Quote, freelancer: Freelancer) -> dict[str, Any]:
         "freelancer": freelancer,
         "seller": seller_name(freelancer),
         "url": quote_url(quote),
-        "total": Money(quote.total_minor, quote.currency).format(),
+        "total": LocalMoney(quote.total_minor, quote.currency),
     }
 
 
@@ -39,10 +39,11 @@ def milestone_context(
         "quote": quote,
         "milestone": milestone,
         "seller": seller_name(freelancer),
-        "amount": Money(milestone.amount_minor, milestone.currency).format(),
+        "amount": LocalMoney(milestone.amount_minor, milestone.currency),
         "auto_approve_at": (
             milestone.auto_approve_at.astimezone(zone) if milestone.auto_approve_at else None
         ),
         "url": f"{base}/milestones/{token}" if token else quote_url(quote),
         "freelancer_url": f"{base}/quotes/{quote.id}",
+        "zone": zone.key,
     }

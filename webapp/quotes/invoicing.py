@@ -51,7 +51,7 @@ def _invoiced_as(session: Session, milestone: Milestone) -> ToInvoice:
         service_date=service_date,
         source_type=SOURCE,
         source_id=milestone.id,
-        locale=freelancer.locale,
+        locale=quote.client_locale or freelancer.locale,
     )
 
 

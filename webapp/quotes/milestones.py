@@ -74,7 +74,7 @@ def deliver_milestone(
         subject=_l("Delivered: %(title)s", title=milestone.title),
         template="milestone_delivered",
         context=milestone_context(quote, milestone, freelancer, token),
-        locale=freelancer.locale,
+        locale=quote.client_locale or freelancer.locale,
         freelancer_id=freelancer.id,
     )
     return token
@@ -98,13 +98,26 @@ def approve_milestone(
         action="milestone_auto_approved" if by == "auto" else None,
         data={"approved_by": by},
     )
+    from webapp.notifications.service import to_freelancer
+
+    quote = session.get(Quote, milestone.quote_id)
+    assert quote is not None
+    to_freelancer(
+        session,
+        milestone.freelancer_id,
+        "milestone_approved",
+        title=f"{quote.title} — {milestone.title}",
+        client=quote.client_name,
+        amount_minor=milestone.amount_minor,
+        currency=milestone.currency,
+        note=_l("Approved automatically: no objection in time.") if by == "auto" else "",
+    )
 
 
 def object_to_milestone(
     session: Session, milestone: Milestone, reason: str, now: datetime | None = None
 ) -> None:
     """The client objects: the charge is paused and the freelancer told."""
-    from webapp.mail.service import send_email
 
     milestone = lock(session, Milestone, milestone.id) or milestone
     quote = _accepted_quote(session, milestone)
@@ -121,15 +134,11 @@ def object_to_milestone(
     )
     freelancer = session.get(Freelancer, quote.freelancer_id)
     assert freelancer is not None
-    send_email(
-        session,
-        to=freelancer.email,
-        subject=_l("Objection on %(title)s", title=milestone.title),
-        template="milestone_objected",
-        context=milestone_context(quote, milestone, freelancer, None),
-        locale=freelancer.locale,
-        freelancer_id=freelancer.id,
-    )
+    from webapp.notifications.service import to_freelancer
+
+    context = milestone_context(quote, milestone, freelancer, None)
+    context["title"] = milestone.title
+    to_freelancer(session, freelancer.id, "milestone_objected", **context)
 
 
 def resolve_objection(

@@ -27,6 +27,8 @@ class QuoteClientSchema(StrictSchema):
     siret = fields.String(load_default="")
     address = fields.String(load_default="", validate=validate.Length(max=1000))
     is_business = fields.Boolean(load_default=False)
+    # The client's language for the quote, its e-mails and invoices; default: the freelancer's.
+    locale = fields.String(load_default=None, validate=validate.OneOf(["fr", "en"]))
 
     @validates("siret")
     def _siret(self, value: str, **_: Any) -> None:

@@ -49,16 +49,27 @@ def send_quote(session: Session, freelancer: Freelancer, quote: Quote) -> None:
         ),
         template="quote_sent",
         context=quote_context(quote, freelancer),
-        locale=freelancer.locale,
+        locale=quote.client_locale or freelancer.locale,
         freelancer_id=freelancer.id,
     )
 
 
 def mark_viewed(session: Session, quote: Quote) -> None:
     """The client opened the link: `sent` → `viewed` (once per version)."""
+    from webapp.notifications.service import to_freelancer
+
     if quote.status == t.SENT:
         t.move_quote(
             session, quote, t.VIEWED, actor=events.CLIENT, data={"version": quote.current_version}
+        )
+        to_freelancer(
+            session,
+            quote.freelancer_id,
+            "quote_viewed",
+            title=quote.title,
+            client=f"{quote.client_name} <{quote.client_email}>",
+            amount_minor=quote.total_minor,
+            currency=quote.currency,
         )
 
 

@@ -1,0 +1,214 @@
+"""Who is told what happened to their money, read from a real SMTP server (aiosmtpd).
+
+Each test drives a money event through the API and localstripe, runs the
+due work as `run-due` does, then reads the received messages: recipient,
+language, amounts, Reply-To and the invoice PDF attached by its number.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.message import EmailMessage
+
+import pytest
+import stripe
+from sqlalchemy import select
+
+from billing.invoicing.models import Invoice
+from tests.integration.test_booking_stripe import ALL_WEEK, Flow, hour_in
+from tests.integration.test_quotes import PROFILE
+from webapp.booking import closing
+from webapp.extensions import db
+from webapp.mail.models import OutboundEmail
+from webapp.mail.service import deliver_email
+
+pytestmark = pytest.mark.stripe
+
+
+class Inbox:
+    """The SMTP server's messages, after delivering every queued e-mail (as the worker would)."""
+
+    def __init__(self, app, server) -> None:
+        self.app, self.server = app, server
+
+    def deliver(self) -> None:
+        with self.app.app_context():
+            ids = db.session.scalars(
+                select(OutboundEmail.id).where(OutboundEmail.status == "queued")
+            ).all()
+            db.session.rollback()
+            for email_id in ids:
+                assert "sent to" in deliver_email(email_id)
+
+    def to(self, address: str) -> list[EmailMessage]:
+        self.deliver()
+        return [m.message for m in self.server.messages if address in m.rcpt_tos]
+
+
+@pytest.fixture
+def inbox(app, smtp_server) -> Inbox:
+    return Inbox(app, smtp_server)
+
+
+@pytest.fixture
+def app_config(app_config, localstripe_url, smtp_server):
+    return {
+        **app_config,
+        "STRIPE_API_BASE": localstripe_url,
+        "STRIPE_SECRET_KEY": "sk_test_notify",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_notify",
+        "SMTP_URL": smtp_server.url,
+    }
+
+
+@pytest.fixture
+def sdk(localstripe_url):
+    return stripe.StripeClient("sk_test_notify", base_addresses={"api": localstripe_url})
+
+
+@pytest.fixture
+def seller(client, make_freelancer):
+    """A French-speaking freelancer with a complete profile (invoices are issued)."""
+    freelancer = make_freelancer(locale="fr")
+    headers = freelancer["headers"]
+    assert client.patch("/api/v1/me", headers=headers, json=PROFILE).status_code == 200
+    answer = client.put(
+        "/api/v1/availability",
+        json={"timezone": "Europe/Paris", "weekly": ALL_WEEK, "exceptions": []},
+        headers=headers,
+    )
+    assert answer.status_code == 200
+
+    def offering(policy, **overrides):
+        body = {
+            "title": f"Séance {policy}",
+            "duration_minutes": 60,
+            "amount_minor": 24_000,
+            "currency": "eur",
+            "payment_policy": policy,
+            "free_cancel_hours": 24,
+            "late_cancel_fee_percent": 50,
+            "no_show_fee_percent": 100,
+            "min_notice_minutes": 0,
+            **overrides,
+        }
+        created = client.post("/api/v1/offerings", json=body, headers=headers)
+        assert created.status_code == 201, created.get_json()
+        return created.get_json()
+
+    freelancer["offering"] = offering
+    return freelancer
+
+
+class ClientFlow(Flow):
+    """A booking whose client gives a language (the API's `client.locale`)."""
+
+    def __init__(self, client, app, sdk, seller, offering, start, locale):
+        client.set_cookie("lang", locale)
+        super().__init__(client, app, sdk, seller, offering, start)
+        client.delete_cookie("lang")
+
+
+@pytest.fixture
+def flow(client, app, sdk, seller):
+    def make(policy, days=2.0, locale="en", **overrides):
+        offering = seller["offering"](policy, **overrides)
+        return ClientFlow(client, app, sdk, seller, offering, hour_in(days), locale)
+
+    return make
+
+
+def body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return part.get_content()
+
+
+def subjects(messages: list[EmailMessage]) -> list[str]:
+    return [str(m["Subject"]) for m in messages]
+
+
+def attachment_names(message: EmailMessage) -> list[str]:
+    return [part.get_filename() for part in message.iter_attachments()]
+
+
+def invoice_numbers(app) -> list[str]:
+    with app.app_context():
+        return [i.number for i in db.session.scalars(select(Invoice).order_by(Invoice.id))]
+
+
+def test_deposit_booking_tells_both_sides_with_true_amounts_and_receipts(flow, app, seller, inbox):
+    # given a 30 % deposit on €240, booked by an English-speaking client
+    f = flow("deposit", deposit_percent=30, locale="en")
+    f.save_card()
+    # when they pay
+    assert f.confirm().get_json()["status"] == "confirmed"
+    # then the client's confirmation says €72 now and €168 after the session, in English
+    client_mails = inbox.to("camille@example.test")
+    confirmation = next(m for m in client_mails if "is booked" in str(m["Subject"]))
+    text = body(confirmation)
+    assert "Charged now: €72.00" in text
+    assert "Charged after the session" in text and "€168.00" in text
+    assert "Paid" not in text
+    assert confirmation["Reply-To"] == seller["email"]
+    # and a receipt for the €72 with its invoice attached, named by its number
+    receipt = next(m for m in client_mails if str(m["Subject"]).startswith("Receipt"))
+    [deposit_invoice] = invoice_numbers(app)
+    assert "€72.00" in str(receipt["Subject"])
+    assert deposit_invoice in body(receipt)
+    assert attachment_names(receipt) == [f"{deposit_invoice}.pdf"]
+    pdf = next(receipt.iter_attachments()).get_content()
+    assert pdf.startswith(b"%PDF")
+    # and the French-speaking freelancer hears of the booking and the payment, in French
+    mine = subjects(inbox.to(seller["email"]))
+    assert any(s.startswith("Nouvelle réservation") for s in mine), mine
+    # (a header's spaces are plain ones: "72,00 €")
+    assert any(s.startswith("Paiement reçu") and "72,00 €" in s for s in mine), mine
+
+    # when the balance is charged after the session
+    f.run_due(f.start + timedelta(hours=2))
+    # then the client has a second receipt for €168 with the balance invoice
+    receipts = [m for m in inbox.to("camille@example.test") if "Receipt" in m["Subject"]]
+    assert len(receipts) == 2
+    balance_invoice = invoice_numbers(app)[1]
+    assert "€168.00" in str(receipts[1]["Subject"])
+    assert attachment_names(receipts[1]) == [f"{balance_invoice}.pdf"]
+
+
+def test_late_cancellation_of_a_hold_states_fee_and_release(flow, seller, inbox):
+    # given a €240 hold, 50 % late fee, booked by a French-speaking client
+    f = flow("hold", locale="fr")
+    f.save_card()
+    f.confirm()
+    late = f.start - timedelta(hours=2)
+    # when the client cancels late
+    answer = f.call(closing.cancel_by_client, f.id, f.token, now=late)
+    assert (answer["fee_amount_minor"], answer["released_amount_minor"]) == (12_000, 12_000)
+    # then the client's e-mail, in French, says the fee kept and the hold released
+    cancelled = next(m for m in inbox.to("camille@example.test") if "annulée" in str(m["Subject"]))
+    text = body(cancelled)
+    assert "120,00\u00a0€" in text
+    assert "Empreinte levée" in text
+    # and a receipt for the fee, with its invoice
+    receipts = [m for m in inbox.to("camille@example.test") if "Reçu" in m["Subject"]]
+    assert len(receipts) == 1 and attachment_names(receipts[0])[0].endswith(".pdf")
+    # and the freelancer is told who cancelled and the fee
+    notice = next(m for m in inbox.to(seller["email"]) if "Réservation annulée" in m["Subject"])
+    assert "Camille" in body(notice) and "120,00\u00a0€" in body(notice)
+
+
+def test_failed_late_hold_then_automatic_cancellation_tells_the_freelancer(flow, seller, inbox):
+    f = flow("hold", days=20, locale="en")
+    f.save_card("pm_card_chargeCustomerFail")
+    f.confirm()
+    f.run_due(f.booking().hold_due_at)
+    fix = next(m for m in inbox.to("camille@example.test") if "Action needed" in m["Subject"])
+    assert f"/b/{f.id}/card?token=" in body(fix)
+    assert any(
+        "charge failed" in s.lower() or "échec" in s.lower()
+        for s in subjects(inbox.to(seller["email"]))
+    )
+    f.run_due(f.start - timedelta(hours=24))
+    assert f.booking().status == "cancelled"
+    mine = subjects(inbox.to(seller["email"]))
+    assert any("annulée automatiquement" in s for s in mine), mine
