@@ -198,7 +198,7 @@ def test_another_bookings_token_is_a_404(client, api):
 
 
 def test_the_manage_page_shows_the_booking_and_the_cancellation_amounts(client, api):
-    late = {"fee_amount_minor": 6025, "refund_amount_minor": 6025}
+    late = {"fee_amount_minor": 6025, "refund_amount_minor": 0, "release_amount_minor": 6025}
     api(booking={**BOOKING, "cancellation": late})
     answer = client.get(f"/b/41/manage?token={GOOD_TOKEN}&lang=en")
     page = answer.get_data(as_text=True)
@@ -206,7 +206,10 @@ def test_the_manage_page_shows_the_booking_and_the_cancellation_amounts(client, 
     assert "Coaching call" in page and "Camille Martin" in page
     assert "Your card is pre-authorised; you are charged after the session." in page
     assert "If you cancel now, the cancellation fee is €60.25." in page
-    assert "€60.25 will be refunded or released." in page
+    # the fee, the refund and the release, each as it is: a hold is released, not refunded
+    assert "Fee kept: €60.25" in page
+    assert "Hold released (never charged): €60.25" in page
+    assert "Refunded to your card" not in page
     assert "Move to another time" in page
     # the token is never in the title
     title = page.split("<title>")[1].split("</title>")[0]
@@ -240,7 +243,54 @@ def test_the_confirmation_page_links_the_calendar_file_and_the_manage_page(clien
     assert f"/b/41/manage?token={GOOD_TOKEN}" in page
 
 
-def test_the_calendar_file_is_an_icalendar_event_at_the_booked_time(client, api):
+def test_the_calendar_file_is_the_invitations_event_at_the_booked_time(
+    client, api, make_freelancer, db_session
+):
+    # given the booking behind the page (its token checked by the API, mocked here)
+    from datetime import UTC, datetime
+
+    from webapp.booking.ics import booking_uid
+    from webapp.booking.models import Booking, Offering
+
+    seller = make_freelancer(display_name="Camille Martin")
+    offering = Offering(
+        freelancer_id=seller["id"],
+        title="Coaching call",
+        duration_minutes=90,
+        amount_minor=12050,
+        currency="eur",
+        payment_policy="hold",
+        location="12 rue Oberkampf, Paris",
+    )
+    db_session.add(offering)
+    db_session.flush()
+    start, end = datetime(2031, 3, 4, 9, tzinfo=UTC), datetime(2031, 3, 4, 10, 30, tzinfo=UTC)
+    booking = Booking(
+        id=41,
+        freelancer_id=seller["id"],
+        offering_id=offering.id,
+        client_name="Léa",
+        client_email="lea@example.test",
+        start_at=start,
+        end_at=end,
+        block_start=start,
+        block_end=end,
+        status="confirmed",
+        title="Coaching call",
+        amount_minor=12050,
+        currency="eur",
+        payment_policy="hold",
+        deposit_bp=0,
+        free_cancel_hours=24,
+        late_cancel_fee_bp=5000,
+        no_show_fee_bp=10000,
+        secure_deadline_hours=24,
+        manage_token_hash="x" * 64,
+        manage_token_enc="unused",
+        reschedule_count=2,
+    )
+    db_session.add(booking)
+    db_session.commit()
     api(booking=BOOKING)
     answer = client.get(f"/b/41/booking.ics?token={GOOD_TOKEN}")
     body = answer.get_data(as_text=True)
@@ -250,4 +300,8 @@ def test_the_calendar_file_is_an_icalendar_event_at_the_booked_time(client, api)
     assert "DTSTART:20310304T090000Z" in body
     assert "DTEND:20310304T103000Z" in body
     assert "SUMMARY:Coaching call — Camille Martin" in body
+    # the same event as the e-mailed invitation: one UID, the SEQUENCE of its reschedules
+    assert f"UID:{booking_uid(41)}" in body
+    assert "SEQUENCE:2" in body
+    assert "LOCATION:12 rue Oberkampf\\, Paris" in body
     assert GOOD_TOKEN not in body

@@ -239,6 +239,8 @@ def settle_late(session: Session, booking_id: int, now: datetime) -> str | None:
     if to_execute:
         execute(session, gateway, to_execute, now)
     t = totals(session, booking)
+    if to_execute:
+        emails.send_late_money_returned(session, booking, kept_minor=t.captured_minor)
     return f"booking {booking.id}: late payment settled, {t.captured_minor} kept"
 
 

@@ -207,6 +207,26 @@ def _freelancer_link(booking: Booking) -> str:
     return f"{base}/bookings/{booking.id}"
 
 
+def send_late_money_returned(session: Session, booking: Booking, *, kept_minor: int) -> None:
+    """Money that arrived after the booking closed went back: tell the client how much."""
+    plan = money_plan(session, booking)
+    notices.to_client(
+        session,
+        booking.freelancer_id,
+        "late_money_returned",
+        to=booking.client_email,
+        locale=booking.client_locale,
+        booking=booking,
+        title=booking.title,
+        when_at=booking.start_at,
+        zone=booking.client_timezone or "UTC",
+        currency=booking.currency,
+        fee_minor=kept_minor,
+        refunded_minor=plan.refunded_minor,
+        released_minor=plan.released_minor,
+    )
+
+
 def send_fix_card(session: Session, booking: Booking) -> None:
     """The hold before the session failed: ask the client to fix their card in time."""
     freelancer, context = _context(session, booking)

@@ -13,13 +13,13 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from billing.db import utcnow
-from billing.money import Money
 from webapp.accounts.models import Freelancer
 from webapp.booking import policies
+from webapp.booking.amounts import money_plan
 from webapp.booking.errors import NotFound
 from webapp.booking.ledger import totals
 from webapp.booking.lifecycle import booking_for_client, hold_policy_unsecured, terms_of
-from webapp.booking.models import CONFIRMED, DEPOSIT, PENDING_PAYMENT
+from webapp.booking.models import CONFIRMED, DEPOSIT, PENDING_PAYMENT, Offering
 from webapp.booking.service import (
     freelancer_by_slug,
     get_availability,
@@ -29,12 +29,13 @@ from webapp.booking.service import (
 )
 from webapp.booking.settlement import cancellation_quote
 from webapp.booking.slots import window_of_days
+from webapp.public.wording import money
 from webapp.stripe_connect import credentials
 
 
 def terms_in_words(terms: policies.Terms) -> dict[str, str]:
     """The policy and cancellation terms as a client reads them, before paying."""
-    price = terms.price.format()
+    price = money(terms.amount_minor, terms.currency)
     if terms.policy == "prepay":
         payment = _("The full price (%(price)s) is charged when you book.", price=price)
     elif terms.policy == "hold":
@@ -43,13 +44,13 @@ def terms_in_words(terms: policies.Terms) -> dict[str, str]:
             price=price,
         )
     else:
-        deposit = Money(policies.deposit_minor(terms), terms.currency).format()
+        deposit = money(policies.deposit_minor(terms), terms.currency)
         payment = _(
             "A deposit of %(deposit)s is charged when you book; the rest after the session.",
             deposit=deposit,
         )
-    late = terms.price.percent(terms.late_cancel_fee_bp).format()
-    no_show = terms.price.percent(terms.no_show_fee_bp).format()
+    late = money(terms.price.percent(terms.late_cancel_fee_bp).amount_minor, terms.currency)
+    no_show = money(terms.price.percent(terms.no_show_fee_bp).amount_minor, terms.currency)
     cancellation = _(
         "Free cancellation until %(hours)s hours before the start; after that, "
         "%(late)s is kept. If you do not come, %(no_show)s is kept.",
@@ -80,6 +81,7 @@ def public_profile(session: Session, slug: str) -> dict:
                 "id": offering.id,
                 "title": offering.title,
                 "description": offering.description,
+                "location": offering.location,
                 "duration_minutes": offering.duration_minutes,
                 "amount_minor": offering.amount_minor,
                 "currency": offering.currency,
@@ -136,6 +138,7 @@ def client_view(
     now = now or utcnow()
     booking = booking_for_client(session, booking_id, token)
     freelancer = session.get(Freelancer, booking.freelancer_id)
+    offering = session.get(Offering, booking.offering_id)
     t = totals(session, booking)
     terms = terms_of(booking)
     return {
@@ -161,6 +164,9 @@ def client_view(
         "charged_amount_minor": t.captured_minor,
         "refunded_amount_minor": t.refunded_minor,
         "terms": terms_in_words(terms),
+        "money": money_plan(session, booking).as_json(),
+        "location": offering.location if offering else "",
+        "client_locale": booking.client_locale,
         "cancellation": cancellation_quote(booking, now, t),
         "can_reschedule": booking.status in (PENDING_PAYMENT, CONFIRMED)
         and now <= policies.free_cancel_until(booking.start_at, terms),

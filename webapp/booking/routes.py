@@ -35,6 +35,7 @@ _OPTIONAL = _INT_FIELDS + (
     "late_cancel_fee_percent",
     "no_show_fee_percent",
     "description",
+    "location",
 )
 
 

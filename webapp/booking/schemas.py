@@ -40,6 +40,8 @@ class OfferingSchema(Schema):
     id = fields.Integer(dump_only=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=5000))
+    # Where the session happens: an address, a phone number or a video link.
+    location = fields.String(validate=validate.Length(max=500))
     duration_minutes = fields.Integer(required=True, strict=True, validate=validate.Range(5, 720))
     amount_minor = fields.Integer(
         required=True, strict=True, validate=validate.Range(1, 100_000_000)
@@ -111,6 +113,7 @@ def dump_offering(offering: Offering) -> dict[str, Any]:
         "id": offering.id,
         "title": offering.title,
         "description": offering.description,
+        "location": offering.location,
         "duration_minutes": offering.duration_minutes,
         "amount_minor": offering.amount_minor,
         "currency": offering.currency,

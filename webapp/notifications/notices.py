@@ -146,6 +146,12 @@ _ALL = [
         ),
     ),
     _n(
+        "late_money_returned",
+        CLIENT,
+        "late_money_returned",
+        lambda c: _l("Your payment for %(title)s was returned", title=c["title"]),
+    ),
+    _n(
         "session_reminder",
         CLIENT,
         "session_reminder",

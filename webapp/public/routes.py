@@ -74,12 +74,15 @@ def _when(moment: datetime | None, zone: ZoneInfo) -> str:
 
 def offering_view(offering: dict[str, Any]) -> dict[str, Any]:
     """An offering from the API plus its price, duration, policy and terms in words."""
+    due = wording.due_now(offering)
     return {
         **offering,
         "price": wording.money(offering.get("amount_minor"), offering.get("currency")),
         "duration": wording.duration(offering.get("duration_minutes")),
         "policy_text": wording.policy_text(offering),
         "terms_text": wording.terms_text(offering),
+        "due_now": due[0],
+        "pay_label": due[1],
     }
 
 
@@ -150,6 +153,8 @@ def book(slug: str):
                 "duration": o["duration"],
                 "policy_text": o["policy_text"],
                 "terms_text": o["terms_text"],
+                "due_now": o["due_now"],
+                "pay_label": o["pay_label"],
             }
             for o in offerings
         ],
@@ -198,7 +203,9 @@ def booking_view(data: dict[str, Any]) -> dict[str, Any]:
     payment_state = data.get("payment_state") or payment.get("state") or payment.get("status")
     fee = quote_.get("fee_amount_minor")
     refund = quote_.get("refund_amount_minor", quote_.get("refunded_amount_minor"))
+    release = quote_.get("release_amount_minor")
     status = data.get("status")
+    plan = data.get("money") or {}
     return {
         "id": data.get("id") or data.get("booking_id"),
         "status": status,
@@ -218,9 +225,47 @@ def booking_view(data: dict[str, Any]) -> dict[str, Any]:
         "can_cancel": bool(data.get("can_cancel", quote_.get("allowed", status == "confirmed"))),
         "can_reschedule": bool(data.get("can_reschedule", status == "confirmed")),
         "fee": wording.money(fee, currency) if fee is not None else None,
-        "refund": wording.money(refund, currency) if refund is not None else None,
+        "refund": wording.money(refund, currency) if refund else None,
+        "release": wording.money(release, currency) if release else None,
         "free_cancellation": fee == 0 if fee is not None else None,
+        "location": data.get("location") or offering.get("location") or "",
+        "money": money_lines(plan, currency, zone),
     }
+
+
+def money_lines(plan: dict[str, Any], currency: str | None, zone: ZoneInfo) -> list[tuple]:
+    """What the client's money does, line by line: charged, held, refunded, released, later."""
+    if not plan or not currency:
+        return []
+
+    def amount(key: str) -> str:
+        return wording.money(plan.get(key), currency)
+
+    lines = []
+    if plan.get("charged_minor"):
+        lines.append((_("Charged"), amount("charged_minor")))
+    if plan.get("held_minor"):
+        lines.append((_("Held on your card (not charged yet)"), amount("held_minor")))
+    if plan.get("refunded_minor"):
+        lines.append((_("Refunded"), amount("refunded_minor")))
+    if plan.get("released_minor"):
+        lines.append((_("Hold released (never charged)"), amount("released_minor")))
+    hold_at = _parse_time(plan.get("hold_at"))
+    if hold_at is not None:
+        lines.append(
+            (_("Held on your card on %(date)s", date=_when(hold_at, zone)), amount("later_minor"))
+        )
+    later_at = _parse_time(plan.get("later_at"))
+    if plan.get("later_minor") and later_at is not None:
+        lines.append(
+            (
+                _("Charged after the session, on %(date)s", date=_when(later_at, zone)),
+                amount("later_minor"),
+            )
+        )
+    if not lines:
+        lines.append((_("Charged"), wording.money(0, currency)))
+    return lines
 
 
 def _booking_page(template: str, booking_id: int):
@@ -255,33 +300,31 @@ def manage(booking_id: int):
 
 @bp.get("/b/<int:booking_id>/booking.ics")
 def ics(booking_id: int):
-    """The booking as an iCalendar event, for "Add to calendar"."""
-    from icalendar import Calendar, Event
+    """The booking as the same iCalendar event as the e-mailed invitation (one UID, SEQUENCE)."""
+    from billing.db import utcnow
+    from webapp.accounts.models import Freelancer
+    from webapp.booking import ics as invitations
+    from webapp.booking.models import Booking, Offering
+    from webapp.extensions import db
 
-    data, _token = _booking_or_404(booking_id)
-    booking = booking_view(data)
-    start, end = _parse_time(booking["start"]), _parse_time(booking["end"])
-    if start is None or end is None:
+    _booking_or_404(booking_id)
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
         abort(404)
-    calendar = Calendar()
-    calendar.add("prodid", "-//Acompte//booking//EN")
-    calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    event = Event()
-    host = request.host.split(":")[0]
-    event.add("uid", f"booking-{booking_id}@{host}")
-    event.add("dtstamp", datetime.now(UTC))
-    event.add("dtstart", start.astimezone(UTC))
-    event.add("dtend", end.astimezone(UTC))
-    summary = booking["title"]
-    if booking["freelancer_name"]:
-        summary = f"{summary} — {booking['freelancer_name']}"
-    event.add("summary", summary)
-    if booking["status"] in ("cancelled", "canceled"):
-        event.add("status", "CANCELLED")
-    else:
-        event.add("status", "CONFIRMED")
-    calendar.add_component(event)
-    response = Response(calendar.to_ical(), mimetype="text/calendar")
+    freelancer = db.session.get(Freelancer, booking.freelancer_id)
+    offering = db.session.get(Offering, booking.offering_id)
+    body = invitations.invitation(
+        booking,
+        organizer_name=freelancer.display_name if freelancer else "",
+        organizer_email=freelancer.email if freelancer else "",
+        # A downloaded file is easily shared: it links the public page, never the manage token.
+        manage_url=url_for("public.book", slug=freelancer.slug, _external=True)
+        if freelancer
+        else "",
+        now=utcnow(),
+        cancelled=booking.status in ("cancelled", "expired"),
+        location=offering.location if offering else "",
+    )
+    response = Response(body, mimetype="text/calendar")
     response.headers["Content-Disposition"] = f'attachment; filename="booking-{booking_id}.ics"'
     return response

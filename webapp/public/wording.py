@@ -54,6 +54,35 @@ def policy_text(offering: dict[str, Any]) -> str:
     return ""
 
 
+def due_now(offering: dict[str, Any]) -> tuple[str, str]:
+    """What booking this offering charges now, in words, and the pay button's label."""
+    policy = offering.get("payment_policy")
+    currency = offering.get("currency")
+    price = offering.get("amount_minor") or 0
+    if policy == "deposit":
+        deposit = offering.get("deposit_amount_minor") or 0
+        return (
+            _(
+                "%(now)s now (deposit), %(later)s after the session",
+                now=money(deposit, currency),
+                later=money(price - deposit, currency),
+            ),
+            _("Book and pay %(amount)s", amount=money(deposit, currency)),
+        )
+    if policy == "hold":
+        return (
+            _(
+                "Nothing now: %(amount)s held on your card, charged after the session",
+                amount=money(price, currency),
+            ),
+            _("Book and hold %(amount)s", amount=money(price, currency)),
+        )
+    return (
+        _("%(amount)s now", amount=money(price, currency)),
+        _("Book and pay %(amount)s", amount=money(price, currency)),
+    )
+
+
 def terms_text(offering: dict[str, Any]) -> str:
     """The cancellation terms, stated plainly before the client pays."""
     hours = offering.get("free_cancel_hours") or 0

@@ -231,6 +231,8 @@
       $("summary-what").textContent = `${o.title} · ${o.duration}`;
       $("summary-when").textContent = when;
       $("summary-price").textContent = o.price;
+      $("summary-now").textContent = o.due_now;
+      payButton.textContent = o.pay_label;
       $("summary-policy").textContent = o.policy_text;
       $("summary-terms").textContent = o.terms_text;
       show(payError, "");
