@@ -9,6 +9,7 @@ freelancer or by the client's manage link live here too, as the ways in.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
@@ -63,7 +64,7 @@ def subject(booking: Booking) -> Subject:
 
 
 def record(session: Session, booking: Booking, action: str, actor: str, **data: object) -> None:
-    """Append one event to the booking's timeline."""
+    """Append one event to the booking's timeline, then tell the `LISTENERS`."""
     events.record(
         session,
         subject_type=SUBJECT,
@@ -73,6 +74,19 @@ def record(session: Session, booking: Booking, action: str, actor: str, **data: 
         freelancer_id=booking.freelancer_id,
         data=dict(data),
     )
+    for listener in LISTENERS:
+        listener(session, booking, action)
+
+
+# What follows a booking's timeline in the same transaction (the calendar
+# write-back queues its work there); added by features' `register(app)`.
+LISTENERS: list[Callable[[Session, Booking, str], None]] = []
+
+
+def listen(listener: Callable[[Session, Booking, str], None]) -> None:
+    """Call `listener(session, booking, action)` after each timeline event (once per listener)."""
+    if listener not in LISTENERS:
+        LISTENERS.append(listener)
 
 
 def transition(

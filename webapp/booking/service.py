@@ -17,6 +17,7 @@ from webapp.accounts.models import Freelancer
 from webapp.booking.errors import NotFound
 from webapp.booking.models import ACTIVE, Availability, Booking, Offering
 from webapp.booking.slots import MAX_SPAN, Rules, Slot, SlotSpec, free_slots
+from webapp.calendars.store import busy_between
 
 
 def freelancer_by_slug(session: Session, slug: str) -> Freelancer:
@@ -178,7 +179,12 @@ def slots_for(
     exclude_booking_id: int | None = None,
     ignore_bookings: bool = False,
 ) -> list[Slot]:
-    """Free slots of `offering` starting in the window."""
+    """Free slots of `offering` starting in the window.
+
+    Busy: the freelancer's active bookings and the busy times of their
+    blocking calendars; `ignore_bookings` ignores both (is the time offered
+    at all?). A claim calls this inside its transaction, after its lock.
+    """
     now = now or utcnow()
     availability = get_availability(session, freelancer)
     rules = Rules(availability.timezone, availability.weekly, availability.exceptions)
@@ -188,6 +194,8 @@ def slots_for(
         else busy_spans(
             session, freelancer.id, window_start, window_end, exclude_booking_id=exclude_booking_id
         )
+        # The freelancer's own calendars, as last synced (never a remote call).
+        + busy_between(session, freelancer.id, window_start, window_end)
     )
     return free_slots(
         rules,
