@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from billing.errors import NotAllowed
-from billing.invoicing.models import KIND_INVOICE, Invoice
+from billing.invoicing.models import DEBIT_KINDS, Invoice
 from billing.invoicing.validation import Line
 
 
@@ -71,13 +71,13 @@ def credited_minor(invoice: Invoice) -> int:
 
 def balance_due(invoice: Invoice) -> int:
     """What the buyer still owes (0 for a credit note, never negative)."""
-    if invoice.kind != KIND_INVOICE:
+    if invoice.kind not in DEBIT_KINDS:
         return 0
     return max(0, invoice.total_incl_vat_minor - credited_minor(invoice) - paid_minor(invoice))
 
 
 def refund_due(invoice: Invoice) -> int:
     """Money received beyond what the invoice asks for after its credit notes."""
-    if invoice.kind != KIND_INVOICE:
+    if invoice.kind not in DEBIT_KINDS:
         return 0
     return max(0, paid_minor(invoice) + credited_minor(invoice) - invoice.total_incl_vat_minor)

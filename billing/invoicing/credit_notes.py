@@ -16,7 +16,7 @@ from billing import events
 from billing.errors import AlreadyDone, NotAllowed
 from billing.invoicing.amounts import credited_minor
 from billing.invoicing.issuing import create_document
-from billing.invoicing.models import KIND_CREDIT_NOTE, KIND_INVOICE, Invoice
+from billing.invoicing.models import DEBIT_KINDS, KIND_CREDIT_NOTE, Invoice
 from billing.invoicing.status import lock_invoice, refresh_status
 from billing.invoicing.validation import Line, check_int
 
@@ -40,7 +40,7 @@ def issue_credit_note(
     if not reason or not reason.strip():
         raise NotAllowed("a credit note states its reason")
     invoice = lock_invoice(session, invoice_id)
-    if invoice.kind != KIND_INVOICE:
+    if invoice.kind not in DEBIT_KINDS:
         raise NotAllowed("a credit note cannot itself be credited")
     if issue_date < invoice.issue_date:
         raise NotAllowed("a credit note cannot be dated before the invoice it credits")

@@ -18,9 +18,16 @@ from sqlalchemy.orm import Session
 
 from billing import events
 from billing.errors import AlreadyDone, NotAllowed
-from billing.invoicing import numbering
+from billing.invoicing import documents, numbering
 from billing.invoicing.amounts import line_amounts
-from billing.invoicing.models import ISSUED, KIND_INVOICE, Invoice, InvoiceLine
+from billing.invoicing.models import (
+    DEBIT_KINDS,
+    ISSUED,
+    KIND_CREDIT_NOTE,
+    KIND_INVOICE,
+    Invoice,
+    InvoiceLine,
+)
 from billing.invoicing.queries import find_by_source
 from billing.invoicing.validation import Line, Party, validate_issue
 
@@ -72,6 +79,9 @@ def content_hash(invoice: Invoice, lines: list[InvoiceLine]) -> str:
             invoice.total_incl_vat_minor,
         ],
     }
+    # Invoices issued before the mentions existed keep the hash they were issued with.
+    if invoice.mentions:
+        content["mentions"] = invoice.mentions
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -99,8 +109,12 @@ def create_document(
     actor: str,
     credited_invoice_id: int | None = None,
     reason: str = "",
+    mentions: dict | None = None,
 ) -> Invoice:
     """Compute the lines, take the number and store an invoice or credit note; flushed.
+
+    The PDF is rendered here, once, and stored with its SHA-256
+    (`documents.issued_pdf` returns it from then on).
 
     The caller has validated its input. `AlreadyInvoiced` when a concurrent
     issue for the same source won the race; the number goes back with it.
@@ -156,16 +170,18 @@ def create_document(
                 credited_invoice_id=credited_invoice_id,
                 reason=reason,
                 locale=locale,
+                mentions=mentions or {},
                 content_hash="",
                 lines=rows,
             )
             invoice.content_hash = content_hash(invoice, rows)
             session.add(invoice)
             session.flush()
+            documents.store(session, invoice)
     except IntegrityError:
         existing = (
             find_by_source(session, freelancer_id, source_type, source_id)
-            if kind == KIND_INVOICE
+            if kind != KIND_CREDIT_NOTE
             else None
         )
         if existing is None:
@@ -209,8 +225,11 @@ def issue_invoice(
     source_id: str | int,
     locale: str = "fr",
     actor: str = events.SYSTEM,
+    kind: str = KIND_INVOICE,
+    mentions: dict | None = None,
 ) -> Invoice:
-    """Number, freeze and record an invoice; flushed, not committed.
+    """Number, freeze and record an invoice (a deposit, final or debit note by `kind`);
+    flushed, not committed.
 
     `NotAllowed` for missing mandatory mentions or bad amounts;
     `AlreadyInvoiced` (an `AlreadyDone`, carrying `.invoice`) when the source
@@ -227,6 +246,8 @@ def issue_invoice(
         penalty_rate_bp=penalty_rate_bp,
         locale=locale,
     )
+    if kind not in DEBIT_KINDS:
+        raise NotAllowed(f"an invoice's kind is one of {', '.join(DEBIT_KINDS)}")
     if not source_type or str(source_id) == "":
         raise NotAllowed("an invoice says what it bills: source_type and source_id")
     existing = find_by_source(session, freelancer_id, source_type, source_id)
@@ -234,7 +255,7 @@ def issue_invoice(
         raise AlreadyInvoiced(existing)
     return create_document(
         session,
-        kind=KIND_INVOICE,
+        kind=kind,
         freelancer_id=freelancer_id,
         seller=asdict(seller),
         buyer=asdict(buyer),
@@ -253,4 +274,5 @@ def issue_invoice(
         source_id=str(source_id),
         locale=locale,
         actor=actor,
+        mentions=mentions,
     )

@@ -251,9 +251,9 @@ def _refuse_edits(session: Session, _context: Any, _instances: Any) -> None:
                 raise InvoiceImmutable(
                     f"invoice {obj.number} is issued; {sorted(changed - _MUTABLE)} cannot change"
                 )
-        elif isinstance(obj, InvoiceLine | InvoicePayment | InvoiceDocument) and session.is_modified(
-            obj
-        ):
+        elif isinstance(
+            obj, InvoiceLine | InvoicePayment | InvoiceDocument
+        ) and session.is_modified(obj):
             raise InvoiceImmutable("lines and recorded payments of an invoice never change")
     for obj in session.deleted:
         if isinstance(obj, Invoice | InvoiceLine | InvoicePayment | InvoiceDocument):

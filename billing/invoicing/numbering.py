@@ -20,14 +20,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing.errors import NotAllowed
-from billing.invoicing.models import KIND_CREDIT_NOTE, KIND_INVOICE, InvoiceSequence
+from billing.invoicing.models import DEBIT_KINDS, KIND_CREDIT_NOTE, KIND_INVOICE, InvoiceSequence
 
-PREFIXES = {KIND_INVOICE: "F", KIND_CREDIT_NOTE: "AV"}
+KIND_QUOTE = "quote"
+PREFIXES = {KIND_INVOICE: "F", KIND_CREDIT_NOTE: "AV", KIND_QUOTE: "D"}
+
+
+def series_of(kind: str) -> str:
+    """The series a document kind is numbered in: deposits, finals and debit notes are
+    invoices (one continuous series, CGI ann. II art. 242 nonies A); credit notes and
+    quotes (devis) have their own."""
+    if kind in DEBIT_KINDS:
+        return KIND_INVOICE
+    if kind in (KIND_CREDIT_NOTE, KIND_QUOTE):
+        return kind
+    raise NotAllowed(f"unknown invoice kind {kind!r}")
 
 
 def format_number(kind: str, year: int, n: int) -> str:
     """`F2026-0001`; past 9999 the number simply grows wider (`F2026-10000`)."""
-    return f"{PREFIXES[kind]}{year}-{n:04d}"
+    return f"{PREFIXES[series_of(kind)]}{year}-{n:04d}"
 
 
 def _ensure_row(session: Session, freelancer_id: int, kind: str, year: int) -> None:
@@ -51,8 +63,7 @@ def take_number(session: Session, *, freelancer_id: int, kind: str, issue_date: 
     Raises `NotAllowed` when `issue_date` is earlier than the series' last
     issue (the numbering must stay chronological).
     """
-    if kind not in PREFIXES:
-        raise NotAllowed(f"unknown invoice kind {kind!r}")
+    kind = series_of(kind)
     year = issue_date.year
     _ensure_row(session, freelancer_id, kind, year)
     row = session.scalar(

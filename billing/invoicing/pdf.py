@@ -13,120 +13,17 @@ be an extra step on these bytes, not a new renderer.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from billing.invoicing import service
-from billing.invoicing.models import KIND_CREDIT_NOTE, Invoice
-from billing.money import minor_exponent
+from billing.invoicing.models import KIND_CREDIT_NOTE, KIND_DEBIT_NOTE, Invoice
+from billing.invoicing.pdf_labels import LABELS
+from billing.typography import Formatter
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-_BABEL_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
-
-LABELS: dict[str, dict[str, str]] = {
-    "fr": {
-        "invoice": "Facture",
-        "credit_note": "Avoir",
-        "number": "N°",
-        "issue_date": "Date d'émission",
-        "service_date": "Date de la prestation",
-        "due_date": "Date d'échéance",
-        "seller": "Émetteur",
-        "buyer": "Client",
-        "siret": "SIRET",
-        "vat_number": "N° TVA intracommunautaire",
-        "email": "E-mail",
-        "description": "Désignation",
-        "quantity": "Qté",
-        "unit_price": "Prix unitaire HT",
-        "unit_price_incl": "Prix unitaire TTC",
-        "vat_rate": "TVA",
-        "line_total": "Total HT",
-        "total_excl": "Total HT",
-        "total_vat": "TVA",
-        "total_incl": "Total TTC",
-        "vat_at": "TVA à {rate}",
-        "vat_base": "base {base}",
-        "franchise": "TVA non applicable, art. 293 B du CGI",
-        "credited_invoice": "Avoir sur la facture n° {number} du {date}",
-        "reason": "Motif",
-        "terms": "Conditions de paiement",
-        "terms_due": "Paiement au plus tard le {due}, par virement bancaire ou par carte.",
-        "terms_credit": "Montant remboursé ou déduit des sommes dues.",
-        "penalties_legal": "Pénalités de retard : taux BCE majoré de 10 points "
-        "(art. L441-10 du Code de commerce).",
-        "penalties_rate": "Pénalités de retard : {rate} par an (art. L441-10 du Code de commerce).",
-        "penalties_consumer": "Pénalités de retard : taux de l'intérêt légal en vigueur.",
-        "indemnity": "Indemnité forfaitaire pour frais de recouvrement de 40 € "
-        "(art. L441-10 et D441-5 du Code de commerce).",
-        "no_discount": "Pas d'escompte pour paiement anticipé.",
-        "bank": "Coordonnées bancaires",
-        "payments": "Paiements reçus",
-        "paid_on": "{amount} le {date} ({method})",
-        "balance": "Reste à payer",
-        "refund_due": "Trop-perçu à rembourser",
-        "paid_in_full": "Facture acquittée.",
-        "method_card": "carte bancaire",
-        "method_transfer": "virement",
-        "method_other": "autre moyen",
-        "fingerprint": "Empreinte SHA-256",
-        "page": "Page",
-    },
-    "en": {
-        "invoice": "Invoice",
-        "credit_note": "Credit note",
-        "number": "No.",
-        "issue_date": "Issue date",
-        "service_date": "Date of service",
-        "due_date": "Due date",
-        "seller": "From",
-        "buyer": "Bill to",
-        "siret": "SIRET",
-        "vat_number": "VAT number",
-        "email": "E-mail",
-        "description": "Description",
-        "quantity": "Qty",
-        "unit_price": "Unit price excl. VAT",
-        "unit_price_incl": "Unit price incl. VAT",
-        "vat_rate": "VAT",
-        "line_total": "Total excl. VAT",
-        "total_excl": "Total excl. VAT",
-        "total_vat": "VAT",
-        "total_incl": "Total incl. VAT",
-        "vat_at": "VAT at {rate}",
-        "vat_base": "on {base}",
-        "franchise": "VAT not applicable, art. 293 B du CGI (French VAT franchise).",
-        "credited_invoice": "Credit note for invoice {number} of {date}",
-        "reason": "Reason",
-        "terms": "Payment terms",
-        "terms_due": "Payment due by {due}, by bank transfer or card.",
-        "terms_credit": "Amount refunded or deducted from sums owed.",
-        "penalties_legal": "Late payment penalties: ECB rate plus 10 percentage points "
-        "(French Commercial Code art. L441-10).",
-        "penalties_rate": "Late payment penalties: {rate} per year "
-        "(French Commercial Code art. L441-10).",
-        "penalties_consumer": "Late payment penalties: the legal interest rate in force.",
-        "indemnity": "Fixed recovery fee of €40 for late payment "
-        "(French Commercial Code art. L441-10 and D441-5).",
-        "no_discount": "No discount for early payment.",
-        "bank": "Bank details",
-        "payments": "Payments received",
-        "paid_on": "{amount} on {date} ({method})",
-        "balance": "Balance due",
-        "refund_due": "Overpayment to refund",
-        "paid_in_full": "Paid in full.",
-        "method_card": "card",
-        "method_transfer": "bank transfer",
-        "method_other": "other",
-        "fingerprint": "SHA-256 fingerprint",
-        "page": "Page",
-    },
-}
 
 _env = Environment(
     loader=FileSystemLoader(str(TEMPLATES)),
@@ -136,27 +33,30 @@ _env = Environment(
 )
 
 
-class _Formatter:
-    """Money, dates, rates and quantities in one locale."""
+_Formatter = Formatter
 
-    def __init__(self, locale: str, currency: str) -> None:
-        self.locale = _BABEL_LOCALES.get(locale, "fr_FR")
-        self.currency = currency
 
-    def money(self, minor: int) -> str:
-        exp = minor_exponent(self.currency)
-        return format_currency(
-            Decimal(minor).scaleb(-exp), self.currency.upper(), locale=self.locale
-        )
+LEGAL_FORMS = {"eurl": "EURL", "sasu": "SASU", "sas": "SAS", "sarl": "SARL"}
 
-    def date(self, value: date) -> str:
-        return format_date(value, format="long", locale=self.locale)
 
-    def rate(self, basis_points: int) -> str:
-        return format_decimal(Decimal(basis_points) / 100, locale=self.locale) + " %"
-
-    def quantity(self, milli: int) -> str:
-        return format_decimal(Decimal(milli) / 1000, locale=self.locale)
+def identity_lines(seller: dict[str, Any], t: dict[str, str], fmt: Formatter) -> list[str]:
+    """The seller's legal identity: "EI" (R526-26), capital and registration (R123-237),
+    insurance (loi 96-603 art. 22-2)."""
+    out = []
+    form = seller.get("legal_form") or ""
+    if form == "ei":
+        out.append(t["ei"])
+        out.append(seller.get("registration") or t["exempt_registration"])
+    elif form:
+        capital = seller.get("share_capital_minor")
+        name = LEGAL_FORMS.get(form, "")
+        if name and capital is not None:
+            out.append(t["capital"].format(form=name, capital=fmt.money(capital)))
+        if seller.get("registration"):
+            out.append(seller["registration"])
+    if seller.get("insurance"):
+        out.append(t["insurance"].format(insurance=seller["insurance"]))
+    return out
 
 
 def render_html(invoice: Invoice, *, locale: str | None = None) -> str:
@@ -165,31 +65,43 @@ def render_html(invoice: Invoice, *, locale: str | None = None) -> str:
     t = LABELS[lang]
     fmt = _Formatter(lang, invoice.currency)
     buyer = invoice.buyer
+    seller = invoice.seller
     is_credit = invoice.kind == KIND_CREDIT_NOTE
+    is_debit_note = invoice.kind == KIND_DEBIT_NOTE
     if invoice.penalty_rate_bp is not None and buyer.get("is_business"):
         penalties = t["penalties_rate"].format(rate=fmt.rate(invoice.penalty_rate_bp))
     elif buyer.get("is_business"):
         penalties = t["penalties_legal"]
-    elif invoice.penalty_rate_bp is not None:
-        penalties = t["penalties_rate"].format(rate=fmt.rate(invoice.penalty_rate_bp))
     else:
-        # L441-10 binds professionals; a consumer owes the legal interest rate.
+        # L441-10 binds professionals; a consumer owes the legal interest rate from the
+        # formal notice (Code civil 1231-6), whatever rate a contract names.
         penalties = t["penalties_consumer"]
+    mentions = invoice.mentions or {}
+    deposits = mentions.get("deposits") or []
     context: dict[str, Any] = {
         "t": t,
         "fmt": fmt,
         "lang": lang,
         "invoice": invoice,
+        "seller": seller,
+        "buyer": buyer,
         "is_credit": is_credit,
-        "title": t["credit_note"] if is_credit else t["invoice"],
+        "is_debit_note": is_debit_note,
+        "title": t.get(invoice.kind, t["invoice"]),
         "credited": invoice.credited_invoice,
         "vat_rows": service.vat_summary(invoice),
         "franchise": invoice.vat_regime == service.VAT_FRANCHISE,
         "penalties": penalties,
-        "payments": invoice.payments,
-        "balance": service.balance_due(invoice),
-        "refund_due": service.refund_due(invoice),
-        "paid": service.paid_minor(invoice),
+        "mentions": mentions,
+        "identity": identity_lines(seller, t, fmt),
+        "category": t["category"].format(
+            category=t["category_" + mentions.get("category", "services")]
+        ),
+        "quote": mentions.get("quote"),
+        "deposits": deposits,
+        "net_due": invoice.total_incl_vat_minor - sum(d["total_incl_vat_minor"] for d in deposits),
+        "date_of": lambda iso: fmt.date(date.fromisoformat(iso)),
+        "colon": "\u202f: " if lang == "fr" else ": ",
         "stylesheet": (TEMPLATES / "pdf" / "invoice.css").read_text(encoding="utf-8"),
     }
     return _env.get_template("pdf/invoice.html").render(context)

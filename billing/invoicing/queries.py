@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.invoicing.models import KIND_INVOICE, Invoice, InvoicePayment
+from billing.invoicing.models import KIND_CREDIT_NOTE, Invoice, InvoicePayment
 
 
 def get_invoice(session: Session, freelancer_id: int, invoice_id: int) -> Invoice | None:
@@ -35,7 +35,7 @@ def find_by_source(
     return session.scalar(
         select(Invoice).where(
             Invoice.freelancer_id == freelancer_id,
-            Invoice.kind == KIND_INVOICE,
+            Invoice.kind != KIND_CREDIT_NOTE,
             Invoice.source_type == source_type,
             Invoice.source_id == str(source_id),
         )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.errors import AlreadyDone, NotAllowed
 from billing.invoicing.amounts import balance_due
-from billing.invoicing.models import CREDITED, KIND_INVOICE, METHODS, InvoicePayment
+from billing.invoicing.models import CREDITED, DEBIT_KINDS, METHODS, InvoicePayment
 from billing.invoicing.status import lock_invoice, refresh_status
 from billing.invoicing.validation import check_int
 from billing.models import Payment
@@ -41,7 +41,7 @@ def record_payment(
         raise NotAllowed("paid_at must be timezone-aware")
     paid_at = paid_at.astimezone(UTC)
     invoice = lock_invoice(session, invoice_id)
-    if invoice.kind != KIND_INVOICE:
+    if invoice.kind not in DEBIT_KINDS:
         raise NotAllowed("a credit note is not paid: refund through the payment instead")
     if payment_id is not None:
         if any(p.payment_id == payment_id for p in invoice.payments):

@@ -33,6 +33,16 @@ class Party:
     email: str
     is_business: bool
     vat_number: str | None = None
+    # Structured identity (issue 11), kept so a CII XML (Factur-X) can be made from it.
+    siren: str = ""
+    postal_address: dict | None = None
+    # The seller's legal identity (R123-237, R526-26 Code de commerce; loi 96-603
+    # art. 22-2; Code de la consommation L616-1); empty on a buyer.
+    legal_form: str = ""
+    share_capital_minor: int | None = None
+    registration: str = ""
+    insurance: str = ""
+    mediator: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,9 +47,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("reply_to", sa.String(320), nullable=False, server_default=""))
         batch.add_column(sa.Column("postal_address", sa.JSON(), nullable=True))
         batch.create_check_constraint(
-            op.f("ck_freelancer_legal_form"), "legal_form IN ('', 'ei', 'eurl', 'sasu', 'sas', 'sarl', 'other')"
+            op.f("ck_freelancer_legal_form"),
+            "legal_form IN ('', 'ei', 'eurl', 'sasu', 'sas', 'sarl', 'other')",
         )
-        batch.create_check_constraint(op.f("ck_freelancer_activity"), "activity IN ('services', 'goods', 'mixed')")
+        batch.create_check_constraint(
+            op.f("ck_freelancer_activity"), "activity IN ('services', 'goods', 'mixed')"
+        )
 
     # Existing invoices stay kind `invoice`; penalty invoices become debit notes.
     with op.batch_alter_table("invoice") as batch:
@@ -80,9 +83,7 @@ def upgrade() -> None:
                 )
             )
             batch.add_column(
-                sa.Column(
-                    "client_details", sa.JSON(), nullable=False, server_default=_empty_json()
-                )
+                sa.Column("client_details", sa.JSON(), nullable=False, server_default=_empty_json())
             )
     with op.batch_alter_table("quote") as batch:
         batch.add_column(
@@ -105,7 +106,9 @@ def upgrade() -> None:
             sa.select(rate.c.kind).where(rate.c.kind == kind, rate.c.valid_from == valid_from)
         ).first()
         if exists is None:
-            conn.execute(rate.insert().values(kind=kind, valid_from=valid_from, rate_bp=bp, source=source))
+            conn.execute(
+                rate.insert().values(kind=kind, valid_from=valid_from, rate_bp=bp, source=source)
+            )
 
 
 def downgrade() -> None:

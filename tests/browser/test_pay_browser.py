@@ -22,6 +22,7 @@ THREE_D_SECURE = "4000002500003155"
 PROFILE = {
     "legal_name": "Atelier Dupont EI",
     "siret": "73282932000074",
+    "legal_form": "ei",
     "address": "12 rue des Lilas, 75011 Paris",
     "iban": "FR1420041010050500013M02606",
     "bic": "PSSTFRPPPAR",

@@ -24,6 +24,7 @@ ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in range(7)]
 PROFILE = {
     "legal_name": "Atelier Faute EI",
     "siret": "73282932000074",
+    "legal_form": "ei",
     "address": "12 rue des Lilas, 75011 Paris",
     "iban": "FR7630006000011234567890189",
     "bic": "AGRIFRPP",

@@ -152,6 +152,7 @@ def test_profile_page_saves_valid_and_rejects_invalid(client, db_session):
             "csrf_token": token,
             "legal_name": "Léa Martin EI",
             "siret": "73282932000074",
+            "legal_form": "ei",
             "address": "1 rue de la Paix, 75002 Paris",
             "vat_regime": "franchise",
             "vat_rate": "0",

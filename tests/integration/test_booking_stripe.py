@@ -302,6 +302,7 @@ def _complete_profile(client, seller):
         json={
             "legal_name": "Léa Martin EI",
             "siret": "73282932000074",
+            "legal_form": "ei",
             "address": "1 rue de la Paix, 75002 Paris",
             "iban": "FR7630006000011234567890189",
             "bic": "AGRIFRPP",

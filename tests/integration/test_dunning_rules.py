@@ -23,6 +23,7 @@ from webapp.mail.models import OutboundEmail
 PROFILE = {
     "legal_name": "Atelier Dupont EI",
     "siret": "73282932000074",
+    "legal_form": "ei",
     "address": "12 rue des Lilas\n75011 Paris",
     "iban": "FR1420041010050500013M02606",
     "bic": "PSSTFRPPPAR",

@@ -18,6 +18,7 @@ BUYER = Party("Jean Dupont", "ACME SAS", "55203253400646", "3 av. Foch, Lyon", "
 PROFILE = {
     "legal_name": "Camille Martin EI",
     "siret": "73282932000074",
+    "legal_form": "ei",
     "address": "12 rue de la Paix, 75002 Paris",
     "iban": "FR7630006000011234567890189",
     "bic": "AGRIFRPP",

@@ -46,6 +46,7 @@ def freelancer(session):
         slug="camille",
         legal_name="Camille Martin EI",
         siret="73282932000074",
+        legal_form="ei",
         address="1 rue A\n75001 Paris",
     )
     session.add(f)

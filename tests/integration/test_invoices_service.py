@@ -49,6 +49,7 @@ def freelancer(session):
         slug="camille",
         legal_name="Camille Martin EI",
         siret="73282932000074",
+        legal_form="ei",
         address="1 rue A\n75001 Paris",
         iban="FR7630006000011234567890189",
         bic="AGRIFRPP",
@@ -199,14 +200,13 @@ def test_parties_are_frozen_at_issue(session, issue, freelancer):
     invoice = issue()
     session.commit()
     assert invoice.seller["legal_name"] == "Camille Martin EI"
-    assert invoice.buyer == {
+    assert {k: v for k, v in invoice.buyer.items() if v not in ("", None)} == {
         "name": "Jean Dupont",
         "legal_name": "ACME SAS",
         "siret": "73282932000074",
         "address": "2 rue B, Lyon",
         "email": "j@acme.fr",
         "is_business": True,
-        "vat_number": None,
     }
     assert invoice.iban == "FR7630006000011234567890189"
     assert len(invoice.content_hash) == 64
@@ -381,6 +381,7 @@ def paid_payment(session, freelancer):
 
 def test_issue_for_payment_is_idempotent_per_payment(session, freelancer, paid_payment):
     freelancer.vat_regime, freelancer.vat_rate_bp = "vat", 2000
+    freelancer.vat_number = "FR40303265045"
     line = priced_line(freelancer, "Call, 5 March", 12_000)
     first = issue_for_payment(
         session,

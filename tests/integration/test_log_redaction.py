@@ -58,6 +58,7 @@ def test_a_500_on_a_page_logs_ids_but_not_the_token(app, client, caplog):
 PROFILE = {
     "legal_name": "Marie Dupont EI",
     "siret": "73282932000074",
+    "legal_form": "ei",
     "address": "1 rue de la Paix, 75002 Paris",
     "iban": "FR7630006000011234567890189",
     "bic": "AGRIFRPP",

@@ -48,6 +48,7 @@ def quote_body(**overrides):
 PROFILE = {
     "legal_name": "Marie Dupont EI",
     "siret": "73282932000074",
+    "legal_form": "ei",
     "address": "1 rue de la Paix, 75002 Paris",
     "iban": "FR7630006000011234567890189",
     "bic": "AGRIFRPP",

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 from marshmallow import ValidationError
 
-from webapp.accounts import security, service
+from webapp.accounts import profile_form, security, service
 from webapp.accounts.schemas import (
     LoginSchema,
     PasswordChangeSchema,
@@ -152,24 +152,38 @@ def profile():
     form: dict[str, Any] = dump_profile(current_user)
     if form["vat_regime"] == "franchise":
         form["vat_rate"] = ""  # no rate applies under the franchise en base
+    form.update(profile_form.flatten(form))
     if request.method == "POST":
-        submitted = {k: v for k, v in request.form.items() if k != "csrf_token"}
-        if submitted.get("vat_rate") == "":
-            submitted.pop("vat_rate")  # empty: keep the current rate (none under franchise)
-        if submitted.get("penalty_rate") == "":
-            submitted["penalty_rate"] = None
-        if "payment_terms_days" in submitted:
-            raw = submitted["payment_terms_days"]
-            submitted["payment_terms_days"] = int(raw) if raw.strip().isdigit() else raw
-        form.update(submitted)
+        submitted = profile_form.from_form(
+            {k: v for k, v in request.form.items() if k != "csrf_token"}
+        )
+        form.update(request.form.to_dict())
         try:
             changes = ProfileSchema(freelancer=current_user, partial=True).load(submitted)
         except ValidationError as exc:
-            errors = _form_errors(exc)
+            errors = profile_form.form_errors(exc)
         else:
             service.update_profile(db.session, current_user, changes)
             db.session.commit()
             flash(_("Profile saved."))
             return redirect(url_for("accounts.profile"))
     status = 422 if errors else 200
-    return render_template("accounts/profile.html", form=form, errors=errors), status
+    return (
+        render_template(
+            "accounts/profile.html", form=form, errors=errors, missing_labels=missing_labels()
+        ),
+        status,
+    )
+
+
+def missing_labels() -> dict[str, str]:
+    """How the profile page names each field invoicing needs."""
+    return {
+        "legal_name": _("Legal name"),
+        "legal_form": _("Legal form"),
+        "siret": _("SIRET"),
+        "postal_address": _("Address"),
+        "vat_number": _("Intra-EU VAT number"),
+        "share_capital_minor": _("Share capital (€)"),
+        "registration": _("Registration"),
+    }

@@ -24,8 +24,17 @@ from stdnum import iban as stdnum_iban
 from stdnum.eu import vat as stdnum_vat
 from stdnum.fr import siret as stdnum_siret
 
-from webapp.accounts.models import VAT_FRANCHISE, VAT_STANDARD, Freelancer
+from webapp.accounts.models import (
+    ACTIVITIES,
+    LEGAL_FORMS,
+    VAT_FRANCHISE,
+    VAT_STANDARD,
+    Freelancer,
+)
+from webapp.clients import AddressSchema
 from webapp.validation import N_
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 # Paths of our own that a freelancer's public page (/<slug>) must not shadow.
@@ -196,6 +205,39 @@ class ProfileSchema(Schema):
             0, 60, error=N_("Between 0 and 60 days (Code de commerce L441-10).")
         ),
     )
+    # Legal identity (issue 11; names fixed in CONTRACT.md, "Additions").
+    legal_form = fields.String(validate=validate.OneOf(["", *LEGAL_FORMS]))
+    share_capital_minor = fields.Integer(
+        strict=True, allow_none=True, validate=validate.Range(0, 10**13)
+    )
+    registration = fields.String(validate=validate.Length(max=200))
+    insurance = fields.String(validate=validate.Length(max=1000))
+    mediator = fields.String(validate=validate.Length(max=1000))
+    vat_on_debits = fields.Boolean()
+    activity = fields.String(validate=validate.OneOf(ACTIVITIES))
+    reply_to = fields.String(validate=validate.Length(max=320))
+    postal_address = fields.Nested(AddressSchema, allow_none=True)
+
+    @validates("reply_to")
+    def _reply_to(self, value: str, **_: Any) -> None:
+        if value and not EMAIL_RE.match(value):
+            raise ValidationError(N_("Not a valid e-mail address."))
+
+    @validates("penalty_rate")
+    def _penalty_floor(self, value: Decimal | None, **_: Any) -> None:
+        # L441-10: an agreed rate may not be below three times the legal interest rate.
+        if value is None:
+            return
+        from webapp.dunning.late_payment import contractual_floor_today
+
+        floor_bp = contractual_floor_today()
+        if floor_bp is not None and rate_to_bp(value) < floor_bp:
+            raise ValidationError(
+                N_(
+                    "Below the floor: at least three times the legal interest rate "
+                    "(Code de commerce L441-10); leave empty for the legal default."
+                )
+            )
 
     @validates("siret")
     def _siret(self, value: str, **_: Any) -> None:
@@ -269,7 +311,9 @@ class ProfileSchema(Schema):
 
 
 def dump_profile(freelancer: Freelancer) -> dict[str, Any]:
-    """The profile as the API shows it."""
+    """The profile as the API shows it (with what invoicing still needs)."""
+    from webapp.invoices.identity import missing_for_invoicing
+
     return {
         "id": freelancer.id,
         "email": freelancer.email,
@@ -288,4 +332,14 @@ def dump_profile(freelancer: Freelancer) -> dict[str, Any]:
         "currency": freelancer.currency,
         "penalty_rate": bp_to_rate(freelancer.penalty_rate_bp),
         "payment_terms_days": freelancer.payment_terms_days,
+        "legal_form": freelancer.legal_form,
+        "share_capital_minor": freelancer.share_capital_minor,
+        "registration": freelancer.registration,
+        "insurance": freelancer.insurance,
+        "mediator": freelancer.mediator,
+        "vat_on_debits": freelancer.vat_on_debits,
+        "activity": freelancer.activity,
+        "reply_to": freelancer.reply_to,
+        "postal_address": freelancer.postal_address,
+        "missing_for_invoicing": missing_for_invoicing(freelancer),
     }

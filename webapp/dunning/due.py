@@ -22,7 +22,7 @@ from billing import payments
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
 from billing.errors import AlreadyDone, GatewayUnavailable, NotAllowed
-from billing.invoicing.models import ISSUED, KIND_INVOICE, PARTIALLY_PAID, Invoice
+from billing.invoicing.models import DEBIT_KINDS, ISSUED, PARTIALLY_PAID, Invoice
 from billing.locking import lock
 from billing.models import Payment
 from webapp.due import DueKind
@@ -76,7 +76,7 @@ def open_for_missed_failure(session: Session, payment_id: int, now: datetime) ->
 
 def _overdue_invoices(now: datetime) -> Select:
     return select(Invoice.id).where(
-        Invoice.kind == KIND_INVOICE,
+        Invoice.kind.in_(DEBIT_KINDS),
         Invoice.status.in_((ISSUED, PARTIALLY_PAID)),
         Invoice.due_date < now.date(),
         # Penalties are not chased with more penalties.

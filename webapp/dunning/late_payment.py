@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import events
+from billing.db import utcnow
 from billing.dunning import penalties, rates
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase, DunningRate
@@ -31,6 +32,16 @@ def rate_table(session: Session) -> rates.RateTable:
     if not rows:
         return rates.DEFAULT_TABLE
     return rates.RateTable(rates.Rate(r.kind, r.valid_from, r.rate_bp, r.source) for r in rows)
+
+
+def contractual_floor_today() -> int | None:
+    """3 × today's legal rate in basis points (L441-10), None while the table lacks it."""
+    from webapp.extensions import db
+
+    try:
+        return rates.contractual_floor_bp(rate_table(db.session), utcnow().date())
+    except rates.MissingRate:
+        return None
 
 
 class RateRefused(ValueError):

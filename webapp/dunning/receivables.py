@@ -13,7 +13,7 @@ from billing import payments
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase, DunningStep
 from billing.invoicing import service as invoicing
-from billing.invoicing.models import ISSUED, KIND_INVOICE, PARTIALLY_PAID, Invoice
+from billing.invoicing.models import DEBIT_KINDS, ISSUED, PARTIALLY_PAID, Invoice
 from billing.models import CardSetup, Payment
 
 BUCKETS = (("0-15", 0, 15), ("16-30", 16, 30), ("31-45", 31, 45), ("45+", 46, None))
@@ -78,7 +78,7 @@ def compute(session: Session, freelancer_id: int, currency: str, now: datetime) 
     unpaid = session.scalars(
         select(Invoice).where(
             Invoice.freelancer_id == freelancer_id,
-            Invoice.kind == KIND_INVOICE,
+            Invoice.kind.in_(DEBIT_KINDS),
             Invoice.currency == currency,
             Invoice.status.in_((ISSUED, PARTIALLY_PAID)),
             Invoice.due_date < now.date(),

@@ -10,8 +10,8 @@ from flask import Response, jsonify, request
 from billing import events
 from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
-from billing.invoicing import pdf, service
-from billing.invoicing.models import CREDITED, KIND_INVOICE, Invoice
+from billing.invoicing import documents, pdf, service
+from billing.invoicing.models import CREDITED, DEBIT_KINDS, Invoice
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
@@ -31,8 +31,16 @@ def _own(invoice_id: int) -> Invoice:
 
 
 def pdf_response(invoice: Invoice, locale: str | None) -> Response:
-    """The PDF, inline, named after the invoice number."""
-    body = pdf.render_pdf(invoice, locale=locale if locale in ("fr", "en") else None)
+    """The PDF as issued (the same bytes every time), inline, named after its number.
+
+    `locale` other than the invoice's: a courtesy translation of the same frozen
+    content, rendered on the fly; the issued document stays the stored one.
+    """
+    if locale in ("fr", "en") and locale != invoice.locale:
+        body = pdf.render_pdf(invoice, locale=locale)
+    else:
+        body = documents.issued_pdf(db.session, invoice)
+        db.session.commit()  # an older invoice's first rendering is kept
     response = Response(body, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{pdf.filename(invoice)}"'
     response.headers["Cache-Control"] = "private, no-store"
@@ -79,7 +87,7 @@ def record_payment(invoice_id: int):
     freelancer = current_freelancer()
     invoice = _own(invoice_id)
     data = schemas.RecordPaymentSchema().load(json_body())
-    if invoice.kind != KIND_INVOICE:
+    if invoice.kind not in DEBIT_KINDS:
         raise ApiError(409, "A credit note is not paid.")
     if invoice.status == CREDITED:
         raise ApiError(409, "This invoice is cancelled by credit notes.")
@@ -124,7 +132,7 @@ def create_credit_note(invoice_id: int):
     freelancer = current_freelancer()
     invoice = _own(invoice_id)
     data = schemas.CreditNoteSchema().load(json_body())
-    if invoice.kind != KIND_INVOICE:
+    if invoice.kind not in DEBIT_KINDS:
         raise ApiError(409, "A credit note cannot itself be credited.")
     creditable = invoice.total_incl_vat_minor - service.credited_minor(invoice)
     if creditable <= 0:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -21,12 +22,13 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.db import utcnow
 from billing.errors import AlreadyDone, BillingError, NotAllowed
-from billing.invoicing import service
-from billing.invoicing.models import Invoice
+from billing.invoicing import mentions, service
+from billing.invoicing.models import KIND_DEBIT_NOTE, KIND_INVOICE, Invoice
 from billing.invoicing.service import AlreadyInvoiced, Line, Party
 from billing.models import Payment
 from billing.payments import SUCCEEDED
 from webapp.accounts.models import Freelancer
+from webapp.invoices.identity import missing_for_invoicing, missing_message, seller_party
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -53,19 +55,6 @@ def issue_or_report(
         log.warning("invoice not issued: %s", exc)
         report(str(exc))
         return None
-
-
-def seller_party(freelancer: Freelancer) -> Party:
-    """The freelancer's business profile as the seller side of an invoice."""
-    return Party(
-        name=freelancer.display_name,
-        legal_name=freelancer.legal_name,
-        siret=freelancer.siret,
-        address=freelancer.address,
-        email=freelancer.email,
-        is_business=True,
-        vat_number=getattr(freelancer, "vat_number", None) or None,
-    )
 
 
 def priced_line(
@@ -98,8 +87,27 @@ def _issue(
     source_id: str | int,
     locale: str | None,
     now: datetime | None,
+    kind: str = KIND_INVOICE,
+    extra_mentions: dict | None = None,
+    due_date: date | None = None,
 ) -> Invoice:
     today = local_today(freelancer, now)
+    missing = missing_for_invoicing(freelancer)
+    if missing:
+        raise NotAllowed(missing_message(missing))
+    extra = dict(extra_mentions or {})
+    if kind == KIND_DEBIT_NOTE and due_date is not None:
+        extra["deadline"] = due_date.isoformat()
+    frozen = mentions.build(
+        buyer=buyer,
+        vat_regime=freelancer.vat_regime,
+        category=freelancer.activity,
+        vat_on_debits=freelancer.vat_on_debits,
+        extra=extra,
+    )
+    if frozen["reverse_charge"]:
+        # Autoliquidation: no French VAT; the price the client pays is the amount excl. VAT.
+        lines = [replace(line, vat_rate_bp=0) for line in lines]
     try:
         return service.issue_invoice(
             session,
@@ -110,7 +118,7 @@ def _issue(
             currency=currency,
             issue_date=today,
             service_date=service_date,
-            due_date=today + timedelta(days=due_in_days),
+            due_date=max(today, due_date) if due_date else today + timedelta(days=due_in_days),
             vat_regime=freelancer.vat_regime,
             penalty_rate_bp=freelancer.penalty_rate_bp,
             iban=freelancer.iban,
@@ -118,6 +126,8 @@ def _issue(
             source_type=source_type,
             source_id=source_id,
             locale=locale or freelancer.locale or "fr",
+            kind=kind,
+            mentions=frozen,
         )
     except AlreadyInvoiced as exc:
         return exc.invoice
@@ -134,6 +144,8 @@ def issue_for_payment(
     source_type: str,
     source_id: str | int,
     now: datetime | None = None,
+    kind: str = KIND_INVOICE,
+    extra_mentions: dict | None = None,
 ) -> Invoice:
     """The invoice backing a succeeded card payment, with the payment recorded on it.
 
@@ -168,6 +180,8 @@ def issue_for_payment(
             source_id=source_id,
             locale=locale,
             now=now,
+            kind=kind,
+            extra_mentions=extra_mentions,
         )
     # A concurrent call may have recorded it first (AlreadyDone): same outcome.
     with suppress(AlreadyDone):
@@ -197,6 +211,9 @@ def issue_unpaid(
     currency: str | None = None,
     now: datetime | None = None,
     due_in_days: int | None = None,
+    kind: str = KIND_INVOICE,
+    extra_mentions: dict | None = None,
+    due_date: date | None = None,
 ) -> Invoice:
     """An invoice to be paid later, due after the freelancer's payment terms
     (or after `due_in_days`: 0 for money already due, e.g. a failed charge).
@@ -215,4 +232,7 @@ def issue_unpaid(
         source_id=source_id,
         locale=locale,
         now=now,
+        kind=kind,
+        extra_mentions=extra_mentions,
+        due_date=due_date,
     )

@@ -6,9 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
+from sqlalchemy.orm import object_session
 
 from billing.events import timeline
-from billing.invoicing import service
+from billing.invoicing import documents, service
 from billing.invoicing.models import Invoice
 from webapp.validation import BoundedAwareDateTime
 
@@ -68,6 +69,9 @@ class InvoiceSummarySchema(Schema):
     source_id = fields.String()
     credited_invoice_id = fields.Integer(allow_none=True)
     pdf_url = fields.String()
+    issued_at = fields.String()
+    total_minor = fields.Integer()
+    pdf_sha256 = fields.String(allow_none=True)
 
 
 class InvoiceListSchema(Schema):
@@ -100,6 +104,10 @@ def summary(invoice: Invoice) -> dict[str, Any]:
         "source_id": invoice.source_id,
         "credited_invoice_id": invoice.credited_invoice_id,
         "pdf_url": f"/api/v1/invoices/{invoice.id}.pdf",
+        # CONTRACT.md "Additions": when it was issued, its total, the stored PDF's hash.
+        "issued_at": invoice.created_at.isoformat(),
+        "total_minor": invoice.total_incl_vat_minor,
+        "pdf_sha256": documents.pdf_sha256(object_session(invoice), invoice),
     }
 
 
@@ -117,6 +125,7 @@ def detail(session: Any, invoice: Invoice) -> dict[str, Any]:
         "locale": invoice.locale,
         "reason": invoice.reason,
         "content_hash": invoice.content_hash,
+        "mentions": invoice.mentions,
         "vat": service.vat_summary(invoice),
         "lines": [
             {
