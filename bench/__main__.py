@@ -1,8 +1,10 @@
 """`make bench`: every benchmark, one after the other, printing numbers."""
 
-from bench import slots, webhooks
+from bench import calendars, slots, webhooks
 
 if __name__ == "__main__":
     slots.main()
+    print()
+    calendars.main()
     print()
     webhooks.main()

@@ -82,5 +82,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # The outbox shows every e-mail of every freelancer: on by default only
         # for a local development address.
         "SHOW_OUTBOX": env.get("SHOW_OUTBOX", "1" if _is_local(base_url) else "0") == "1",
+        # Calendar addresses inside our own network (a local Radicale or Nextcloud):
+        # refused by default, since the server would fetch them for any freelancer.
+        "CALENDAR_ALLOW_PRIVATE_HOSTS": env.get("CALENDAR_ALLOW_PRIVATE_HOSTS", "0") == "1",
         "SESSION_COOKIE_SECURE": base_url.startswith("https"),
     }
