@@ -285,8 +285,9 @@ def test_a_feed_that_goes_down_keeps_its_busy_times_and_marks_the_connection(
     mails = db.session.scalars(
         select(OutboundEmail).where(OutboundEmail.to_addr == seller["email"])
     )
-    failing = [m for m in mails if "calendar" in m.subject.lower() or "calendrier" in m.subject]
+    failing = [m for m in mails if m.subject == "Votre agenda est illisible"]
     assert len(failing) == 1
+    assert "Le serveur est injoignable." in failing[0].body_text
     # when it comes back
     feed.start()
     assert sync(connection["id"], NOW + timedelta(minutes=8)) is not None
@@ -458,3 +459,62 @@ def test_a_feed_cannot_receive_bookings(app_ctx, client, seller, feed):
     )
     assert answer.status_code == 422
     assert "calendars" in answer.get_json()["error"]["fields"]
+
+
+# --- the page -------------------------------------------------------------------
+
+
+def _csrf(client, path: str) -> str:
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_the_page_adds_lists_chooses_and_removes_a_calendar(client, seller, feed, db_session):
+    feed.documents["weekly.ics"] = WEEKLY
+    token = _csrf(client, "/login")
+    logged_in = client.post(
+        "/login",
+        data={"email": seller["email"], "password": seller["password"], "csrf_token": token},
+    )
+    assert logged_in.status_code == 302
+    # a bad address is refused on the page, in French, and nothing is stored
+    token = _csrf(client, "/settings/calendars")
+    refused = client.post(
+        "/settings/calendars", data={"kind": "ics", "url": "ftp://x", "csrf_token": token}
+    )
+    assert refused.status_code == 422
+    assert "Indiquez une adresse http:// ou https://." in refused.get_data(as_text=True)
+    # a feed is added and listed
+    added = client.post(
+        "/settings/calendars",
+        data={"kind": "ics", "url": feed.url("weekly.ics"), "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert added.status_code == 200
+    page = added.get_data(as_text=True)
+    assert feed.url("weekly.ics") in page and "Pas encore lu" in page
+    (connection,) = db_session.scalars(select(CalendarConnection))
+    calendar_id = client.get("/api/v1/calendars", headers=seller["headers"]).get_json()[
+        "calendars"
+    ][0]["calendars"][0]["id"]
+    # it stops blocking when unticked
+    client.post(
+        f"/settings/calendars/{connection.id}/choices",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    listed = client.get("/api/v1/calendars", headers=seller["headers"]).get_json()
+    (item,) = listed["calendars"][0]["calendars"]
+    assert item["id"] == calendar_id and item["blocks"] is False
+    # and goes when removed
+    removed = client.post(
+        f"/settings/calendars/{connection.id}/remove",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "Aucun agenda connecté" in removed.get_data(as_text=True)
+    assert client.get("/api/v1/calendars", headers=seller["headers"]).get_json() == {
+        "calendars": []
+    }
