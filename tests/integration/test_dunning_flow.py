@@ -116,7 +116,12 @@ def state(db_session):
     db_session.rollback()  # a fresh snapshot: the app committed in other sessions
     case = db_session.scalars(select(DunningCase)).one()
     steps = {s.step: s.outcome for s in db_session.scalars(select(DunningStep))}
-    emails = db_session.scalars(select(OutboundEmail).order_by(OutboundEmail.id)).all()
+    # The client's e-mails (the freelancer's notices are `test_notifications`'s).
+    emails = db_session.scalars(
+        select(OutboundEmail)
+        .where(OutboundEmail.to_addr == case.client_email)
+        .order_by(OutboundEmail.id)
+    ).all()
     return case, steps, emails
 
 

@@ -151,7 +151,8 @@ def test_answer_captures_once_even_if_submitted_twice(client, held, db_session, 
     page = client.get(f"/m/{token}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Like this." in html and "25.00 EUR" in html and "4242" in html
+    # the amount as a French page writes it (babel), not "25.00 EUR"
+    assert "Like this." in html and "25,00\u00a0€" in html and "4242" in html
     mails = db_session.scalars(
         select(OutboundEmail).where(OutboundEmail.to_addr == "claire@example.test")
     ).all()

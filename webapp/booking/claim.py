@@ -21,6 +21,7 @@ from billing import events
 from billing.db import utcnow
 from billing.errors import GatewayError
 from billing.gateway.port import PaymentGateway
+from webapp import clients
 from webapp.accounts.models import Freelancer, hash_token, new_token
 from webapp.booking.card import open_card_setup
 from webapp.booking.errors import ClaimedWithoutCard, InvalidRequest, SlotTaken
@@ -40,16 +41,19 @@ CLAIM_ATTEMPTS = 4
 CLAIM_BACKOFF = 0.02  # seconds, doubled per attempt, times 0.5–1.5
 
 
-def client_language(given: str | None) -> str:
-    """The client's language: the API's `client.locale`, else the page's (browser, FR/EN)."""
-    from flask import has_request_context
+def client_language(given: str | None, freelancer: Freelancer) -> str:
+    """The client's language: the API's `client.locale`, else the one their browser asked
+    for (the FR/EN switch's cookie, `?lang=`, Accept-Language), else the freelancer's."""
+    from flask import has_request_context, request
     from flask_babel import get_locale
 
     if given:
         return given
-    if has_request_context():
+    if has_request_context() and (
+        request.args.get("lang") or request.cookies.get("lang") or request.accept_languages
+    ):
         return str(get_locale() or "fr")
-    return "fr"
+    return freelancer.locale or "fr"
 
 
 def serialise_writers(session: Session, freelancer_id: int) -> None:
@@ -221,7 +225,9 @@ def _claim_once(
         client_name=client["name"],
         client_email=client["email"],
         client_timezone=client.get("timezone") or "UTC",
-        client_locale=client_language(client.get("locale")),
+        client_locale=client_language(client.get("locale"), freelancer),
+        client_is_business=bool(client.get("is_business")),
+        client_details=clients.details(client),
         start_at=slot.start,
         end_at=slot.end,
         block_start=slot.block_start,

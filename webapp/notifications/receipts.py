@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import has_app_context
 from sqlalchemy.orm import Session
 
 from billing import outcomes, payments
@@ -32,6 +33,9 @@ def subscribe_to_ledger() -> None:
 
 def on_payment(session: Session, payment: Payment, old: str, new: str) -> None:
     """A charge succeeded: receipt and notice; an off-session charge failed: notice."""
+    if not has_app_context():
+        # The engine used on its own (no app: no templates, no mail settings).
+        return
     if new == payments.SUCCEEDED and payment.amount_captured_minor > 0:
         send_receipt(session, payment)
     elif new == payments.FAILED and payment.off_session:

@@ -72,6 +72,11 @@ def _when(moment: datetime | None, zone: ZoneInfo) -> str:
     return f"{format_datetime(local, 'full')} ({zone.key})"
 
 
+def _on(moment: datetime, zone: ZoneInfo) -> str:
+    """A date and time in `zone`, short ("5 déc. 2026, 08:00")."""
+    return format_datetime(moment.astimezone(zone), "medium")
+
+
 def offering_view(offering: dict[str, Any]) -> dict[str, Any]:
     """An offering from the API plus its price, duration, policy and terms in words."""
     due = wording.due_now(offering)
@@ -229,6 +234,7 @@ def booking_view(data: dict[str, Any]) -> dict[str, Any]:
         "release": wording.money(release, currency) if release else None,
         "free_cancellation": fee == 0 if fee is not None else None,
         "location": data.get("location") or offering.get("location") or "",
+        "needs_card": bool(data.get("needs_card")),
         "money": money_lines(plan, currency, zone),
     }
 
@@ -253,14 +259,17 @@ def money_lines(plan: dict[str, Any], currency: str | None, zone: ZoneInfo) -> l
     hold_at = _parse_time(plan.get("hold_at"))
     if hold_at is not None:
         lines.append(
-            (_("Held on your card on %(date)s", date=_when(hold_at, zone)), amount("later_minor"))
+            (
+                _("To be held on your card"),
+                _("%(amount)s on %(date)s", amount=amount("later_minor"), date=_on(hold_at, zone)),
+            )
         )
     later_at = _parse_time(plan.get("later_at"))
     if plan.get("later_minor") and later_at is not None:
         lines.append(
             (
-                _("Charged after the session, on %(date)s", date=_when(later_at, zone)),
-                amount("later_minor"),
+                _("Charged after the session"),
+                _("%(amount)s on %(date)s", amount=amount("later_minor"), date=_on(later_at, zone)),
             )
         )
     if not lines:
@@ -281,8 +290,14 @@ def _booking_page(template: str, booking_id: int):
     )
     ics_url = url_for("public.ics", booking_id=booking_id, token=token)
     manage_url = url_for("public.manage", booking_id=booking_id, token=token)
+    card_url = url_for("public.card", booking_id=booking_id, token=token)
     return render_template(
-        template, booking=booking, config=config, ics_url=ics_url, manage_url=manage_url
+        template,
+        booking=booking,
+        config=config,
+        ics_url=ics_url,
+        manage_url=manage_url,
+        card_url=card_url,
     )
 
 
@@ -296,6 +311,32 @@ def confirmed(booking_id: int):
 def manage(booking_id: int):
     """The "manage my booking" page: reschedule, cancel with the amounts shown first."""
     return _booking_page("public/manage.html", booking_id)
+
+
+@bp.get("/b/<int:booking_id>/card")
+def card(booking_id: int):
+    """Give a new card for a booking whose hold failed: saved (SetupIntent), then held at once.
+
+    The same checkout as the payment step (`checkout.js`): the card form's
+    SetupIntent from `POST …/card-setup`, then `POST …/confirm` places the hold.
+    """
+    data, token = _booking_or_404(booking_id)
+    booking = booking_view(data)
+    profile = get_json(f"/api/v1/public/freelancers/{quote(booking['freelancer_slug'] or '')}")
+    publishable = (profile.body or {}).get("publishable_key") if profile.ok else None
+    config = _page_config(
+        page="card",
+        booking_id=booking_id,
+        token=token,
+        publishable_key=publishable or current_app.config["STRIPE_PUBLISHABLE_KEY"],
+        manage_url=url_for("public.manage", booking_id=booking_id, token=token, secured=1),
+    )
+    return render_template(
+        "public/card.html",
+        booking=booking,
+        config=config,
+        amount=wording.money(data.get("amount_minor"), data.get("currency")),
+    )
 
 
 @bp.get("/b/<int:booking_id>/booking.ics")

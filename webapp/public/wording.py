@@ -75,7 +75,10 @@ def due_now(offering: dict[str, Any]) -> tuple[str, str]:
                 "Nothing now: %(amount)s held on your card, charged after the session",
                 amount=money(price, currency),
             ),
-            _("Book and hold %(amount)s", amount=money(price, currency)),
+            _(
+                "Book and pay after the session (%(amount)s held now)",
+                amount=money(price, currency),
+            ),
         )
     return (
         _("%(amount)s now", amount=money(price, currency)),
