@@ -7,6 +7,7 @@ language, amounts, Reply-To and the invoice PDF attached by its number.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -14,10 +15,12 @@ import pytest
 import stripe
 from sqlalchemy import select
 
+from billing.db import utcnow
 from billing.invoicing.models import Invoice
 from tests.integration.test_booking_stripe import ALL_WEEK, Flow, hour_in
-from tests.integration.test_quotes import PROFILE
+from tests.integration.test_quotes import PROFILE, quote_body
 from webapp.booking import closing
+from webapp.due import run_due
 from webapp.extensions import db
 from webapp.mail.models import OutboundEmail
 from webapp.mail.service import deliver_email
@@ -58,6 +61,7 @@ def app_config(app_config, localstripe_url, smtp_server):
         "STRIPE_SECRET_KEY": "sk_test_notify",
         "STRIPE_PUBLISHABLE_KEY": "pk_test_notify",
         "SMTP_URL": smtp_server.url,
+        "WTF_CSRF_ENABLED": False,
     }
 
 
@@ -118,7 +122,7 @@ def flow(client, app, sdk, seller):
     return make
 
 
-def body(message: EmailMessage) -> str:
+def body_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
     return part.get_content()
@@ -146,7 +150,7 @@ def test_deposit_booking_tells_both_sides_with_true_amounts_and_receipts(flow, a
     # then the client's confirmation says €72 now and €168 after the session, in English
     client_mails = inbox.to("camille@example.test")
     confirmation = next(m for m in client_mails if "is booked" in str(m["Subject"]))
-    text = body(confirmation)
+    text = body_of(confirmation)
     assert "Charged now: €72.00" in text
     assert "Charged after the session" in text and "€168.00" in text
     assert "Paid" not in text
@@ -155,7 +159,7 @@ def test_deposit_booking_tells_both_sides_with_true_amounts_and_receipts(flow, a
     receipt = next(m for m in client_mails if str(m["Subject"]).startswith("Receipt"))
     [deposit_invoice] = invoice_numbers(app)
     assert "€72.00" in str(receipt["Subject"])
-    assert deposit_invoice in body(receipt)
+    assert deposit_invoice in body_of(receipt)
     assert attachment_names(receipt) == [f"{deposit_invoice}.pdf"]
     pdf = next(receipt.iter_attachments()).get_content()
     assert pdf.startswith(b"%PDF")
@@ -186,7 +190,7 @@ def test_late_cancellation_of_a_hold_states_fee_and_release(flow, seller, inbox)
     assert (answer["fee_amount_minor"], answer["released_amount_minor"]) == (12_000, 12_000)
     # then the client's e-mail, in French, says the fee kept and the hold released
     cancelled = next(m for m in inbox.to("camille@example.test") if "annulée" in str(m["Subject"]))
-    text = body(cancelled)
+    text = body_of(cancelled)
     assert "120,00\u00a0€" in text
     assert "Empreinte levée" in text
     # and a receipt for the fee, with its invoice
@@ -194,7 +198,7 @@ def test_late_cancellation_of_a_hold_states_fee_and_release(flow, seller, inbox)
     assert len(receipts) == 1 and attachment_names(receipts[0])[0].endswith(".pdf")
     # and the freelancer is told who cancelled and the fee
     notice = next(m for m in inbox.to(seller["email"]) if "Réservation annulée" in m["Subject"])
-    assert "Camille" in body(notice) and "120,00\u00a0€" in body(notice)
+    assert "Camille" in body_of(notice) and "120,00\u00a0€" in body_of(notice)
 
 
 def test_failed_late_hold_then_automatic_cancellation_tells_the_freelancer(flow, seller, inbox):
@@ -203,7 +207,7 @@ def test_failed_late_hold_then_automatic_cancellation_tells_the_freelancer(flow,
     f.confirm()
     f.run_due(f.booking().hold_due_at)
     fix = next(m for m in inbox.to("camille@example.test") if "Action needed" in m["Subject"])
-    assert f"/b/{f.id}/card?token=" in body(fix)
+    assert f"/b/{f.id}/card?token=" in body_of(fix)
     assert any(
         "charge failed" in s.lower() or "échec" in s.lower()
         for s in subjects(inbox.to(seller["email"]))
@@ -212,3 +216,137 @@ def test_failed_late_hold_then_automatic_cancellation_tells_the_freelancer(flow,
     assert f.booking().status == "cancelled"
     mine = subjects(inbox.to(seller["email"]))
     assert any("annulée automatiquement" in s for s in mine), mine
+
+
+# --- quotes and milestones ----------------------------------------------------
+
+
+def test_quote_events_reach_the_freelancer_and_the_client_in_their_languages(
+    app, client, make_freelancer, sdk, inbox
+):
+    # given a French freelancer and a quote to an English-speaking client
+    freelancer = make_freelancer(locale="fr")
+    headers = freelancer["headers"]
+    assert client.patch("/api/v1/me", headers=headers, json=PROFILE).status_code == 200
+    body = quote_body(
+        client={"name": "Claire Client", "email": "claire@example.test", "locale": "en"},
+        lines=[{"description": "Site", "quantity": 1, "unit_amount_minor": 100_000}],
+        milestones=[
+            {"title": "Deposit", "percent": 30, "trigger": "on_acceptance"},
+            {"title": "Mock-ups", "amount_minor": 40_000, "trigger": "on_approval"},
+            {"title": "Launch", "amount_minor": 30_000, "trigger": "on_approval"},
+        ],
+    )
+    quote = client.post("/api/v1/quotes", headers=headers, json=body).get_json()
+    token = quote["public_token"]
+    assert client.post(f"/api/v1/quotes/{quote['id']}/send", headers=headers).status_code == 200
+    # when the client opens, accepts and pays the deposit
+    assert client.get(f"/q/{token}").status_code == 200
+    signed = client.post(
+        f"/api/v1/public/quotes/{token}/accept",
+        json={"signer_name": "Claire", "accept_terms": True},
+    ).get_json()
+    seti = signed["setup_intent_client_secret"].split("_secret_")[0]
+    sdk.v1.setup_intents.confirm(seti, params={"payment_method": "pm_card_visa"})
+    assert client.post(f"/api/v1/public/quotes/{token}/accept/confirm", json={}).status_code == 200
+    # then the freelancer, in French, hears the quote was viewed and accepted
+    mine = subjects(inbox.to(freelancer["email"]))
+    assert any(s.startswith("Devis consulté") for s in mine), mine
+    assert any(s.startswith("Devis accepté") for s in mine), mine
+    # and the client, in English, got the quote and a receipt of €300 with its invoice
+    theirs = inbox.to("claire@example.test")
+    assert any(str(m["Subject"]).startswith("Quote from") for m in theirs)
+    receipt = next(m for m in theirs if str(m["Subject"]).startswith("Receipt"))
+    assert "€300.00" in body_of(receipt)
+    [number] = invoice_numbers(app)
+    assert attachment_names(receipt) == [f"{number}.pdf"]
+
+    # when a milestone is delivered, approved and charged; another objected to
+    ms = [m["id"] for m in quote["milestones"]]
+    client.post(f"/api/v1/milestones/{ms[1]}/deliver", headers=headers, json={"note": "v1"})
+    delivered = [m for m in inbox.to("claire@example.test") if "Delivered" in m["Subject"]]
+    assert delivered and "€400.00" in body_of(delivered[0])
+    client.post(f"/api/v1/public/milestones/{ms[1]}/approve", json={"token": token})
+    client.post(f"/api/v1/milestones/{ms[2]}/deliver", headers=headers, json={"note": "prod"})
+    client.post(f"/api/v1/public/milestones/{ms[2]}/object", json={"token": token, "reason": "bug"})
+    with app.app_context():
+        run_due(utcnow())
+    # then the freelancer hears of the approval, the objection and the payment
+    mine = subjects(inbox.to(freelancer["email"]))
+    assert any(s.startswith("Jalon validé") for s in mine), mine
+    assert any("Launch" in s and "ontestation" in s for s in mine), mine
+    assert any(s.startswith("Paiement reçu") and "400,00 €" in s for s in mine), mine
+    # and the client has a second receipt, with the milestone's invoice
+    receipts = [m for m in inbox.to("claire@example.test") if "Receipt" in m["Subject"]]
+    assert len(receipts) == 2 and "€400.00" in str(receipts[1]["Subject"])
+    assert attachment_names(receipts[1]) == [f"{invoice_numbers(app)[1]}.pdf"]
+
+
+# --- reminders, choices, a move ------------------------------------------------
+
+
+def test_session_reminders_24_h_and_1_h_before_once_each(flow, inbox):
+    f = flow("prepay", days=3, locale="en")
+    f.save_card()
+    f.confirm()
+
+    def reminders() -> list[EmailMessage]:
+        return [m for m in inbox.to("camille@example.test") if "Reminder" in m["Subject"]]
+
+    f.run_due(f.start - timedelta(hours=24, seconds=1))
+    assert reminders() == []
+    f.run_due(f.start - timedelta(hours=24))
+    f.run_due(f.start - timedelta(hours=23))
+    assert len(reminders()) == 1
+    assert f"/b/{f.id}/manage?token=" in body_of(reminders()[0])
+    f.run_due(f.start - timedelta(hours=1))
+    f.run_due(f.start - timedelta(minutes=30))
+    assert len(reminders()) == 2
+
+
+def test_a_notice_switched_off_is_not_sent_and_the_client_is_still_told(
+    flow, client, seller, inbox
+):
+    login = client.post("/login", data={"email": seller["email"], "password": seller["password"]})
+    assert login.status_code == 302
+    page = client.get("/settings/notifications")
+    assert page.status_code == 200 and "Une nouvelle réservation" in page.get_data(as_text=True)
+    # every notice but the new booking's stays ticked
+    events = re.findall(r'name="notice" value="([a-z_]+)"', page.get_data(as_text=True))
+    assert "booking_new" in events and "payment_received" in events
+    data = {"notice": [e for e in events if e != "booking_new"]}
+    assert client.post("/settings/notifications", data=data).status_code == 302
+    client.post("/logout")
+    f = flow("prepay", locale="fr")
+    f.save_card()
+    f.confirm()
+    mine = subjects(inbox.to(seller["email"]))
+    assert not any(s.startswith("Nouvelle réservation") for s in mine), mine
+    assert any(s.startswith("Paiement reçu") for s in mine), mine
+    assert any("réservée" in s for s in subjects(inbox.to("camille@example.test")))
+
+
+def test_a_reschedule_tells_both_and_the_invite_keeps_its_uid(flow, client, seller, inbox):
+    f = flow("hold", days=3, locale="en")
+    f.save_card()
+    f.confirm()
+    moved = client.post(
+        f"/api/v1/public/bookings/{f.id}/reschedule",
+        json={"manage_token": f.token, "start": (f.start + timedelta(hours=2)).isoformat()},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    theirs = inbox.to("camille@example.test")
+    booked = next(m for m in theirs if "is booked" in m["Subject"])
+    move = next(m for m in theirs if "is moved" in m["Subject"])
+    assert "Held on your card (not charged yet): €240.00" in body_of(move)
+    invites = [
+        next(p for p in m.iter_attachments() if p.get_filename() == "invite.ics").get_content()
+        for m in (booked, move)
+    ]
+    invites = [i.decode() if isinstance(i, bytes) else i for i in invites]
+    assert (
+        f"UID:booking-{f.id}@acompte" in invites[0] and f"UID:booking-{f.id}@acompte" in invites[1]
+    )
+    assert "SEQUENCE:0" in invites[0] and "SEQUENCE:1" in invites[1]
+    assert "LOCATION:" not in invites[0]
+    assert any(s.startswith("Réservation déplacée") for s in subjects(inbox.to(seller["email"])))

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime as babel_datetime
+from babel.dates import format_date, format_time
 from flask_babel import force_locale, get_locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +43,10 @@ def local_time(
     if value is None:
         return ""
     tz = ZoneInfo(zone or "UTC")
-    text = babel_datetime(value.astimezone(tz), fmt, tzinfo=tz, locale=str(get_locale() or "fr"))
+    local = value.astimezone(tz)
+    locale = str(get_locale() or "fr")
+    # The date as the locale writes it, then the time without seconds.
+    text = f"{format_date(local, fmt, locale=locale)}, {format_time(local, 'short', locale=locale)}"
     return f"{text} ({zone or 'UTC'})" if named else text
 
 

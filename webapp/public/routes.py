@@ -74,7 +74,9 @@ def _when(moment: datetime | None, zone: ZoneInfo) -> str:
 
 def _on(moment: datetime, zone: ZoneInfo) -> str:
     """A date and time in `zone`, short ("5 déc. 2026, 08:00")."""
-    return format_datetime(moment.astimezone(zone), "medium")
+    from webapp.notifications.service import local_time
+
+    return local_time(moment, zone.key)
 
 
 def offering_view(offering: dict[str, Any]) -> dict[str, Any]:
