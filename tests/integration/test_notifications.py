@@ -350,3 +350,87 @@ def test_a_reschedule_tells_both_and_the_invite_keeps_its_uid(flow, client, sell
     assert "SEQUENCE:0" in invites[0] and "SEQUENCE:1" in invites[1]
     assert "LOCATION:" not in invites[0]
     assert any(s.startswith("Réservation déplacée") for s in subjects(inbox.to(seller["email"])))
+
+
+# --- paid questions, failed charges and recovery ------------------------------
+
+
+def test_a_paid_question_tells_the_freelancer_and_its_answer_sends_a_receipt(
+    client, make_freelancer, sdk, inbox, app
+):
+    freelancer = make_freelancer(locale="fr")
+    headers = freelancer["headers"]
+    assert client.patch("/api/v1/me", headers=headers, json=PROFILE).status_code == 200
+    settings = {
+        "enabled": True,
+        "price_minor": 2_500,
+        "currency": "eur",
+        "answer_delay_hours": 72,
+        "free_follow_up": False,
+    }
+    assert (
+        client.put("/api/v1/messages/settings", json=settings, headers=headers).status_code == 200
+    )
+    client.set_cookie("lang", "en")  # the client's page is in English
+    asked = client.post(
+        f"/api/v1/public/freelancers/{freelancer['slug']}/messages",
+        json={"name": "Claire", "email": "claire@example.test", "text": "How do I invoice?"},
+    ).get_json()
+    client.delete_cookie("lang")
+    seti = asked["setup_intent_client_secret"].split("_secret_")[0]
+    sdk.v1.setup_intents.confirm(seti, params={"payment_method": "pm_card_visa"})
+    confirmed = client.post(
+        f"/api/v1/public/messages/{asked['message_id']}/confirm", json={"token": asked["token"]}
+    )
+    assert confirmed.status_code == 200, confirmed.get_json()
+    mine = subjects(inbox.to(freelancer["email"]))
+    assert any(s.startswith("Nouvelle question payante de Claire") for s in mine), mine
+    answered = client.post(
+        f"/api/v1/messages/{asked['message_id']}/answer",
+        json={"text": "Like this."},
+        headers=headers,
+    )
+    assert answered.status_code == 200, answered.get_json()
+    receipt = next(m for m in inbox.to("claire@example.test") if "Receipt" in m["Subject"])
+    assert "€25.00" in str(receipt["Subject"])
+    assert attachment_names(receipt) == [f"{invoice_numbers(app)[0]}.pdf"]
+    assert any(
+        s.startswith("Paiement reçu : 25,00 €") for s in subjects(inbox.to(freelancer["email"]))
+    )
+
+
+def test_a_failed_charge_opens_recovery_and_each_step_and_the_payment_are_told(
+    app, client, make_freelancer, sdk, inbox
+):
+    from billing.dunning.models import DunningCase
+    from billing.invoicing import service as invoicing
+    from tests.integration.test_dunning_flow import fail_off_session_charge
+
+    freelancer = make_freelancer(locale="fr")
+    assert (
+        client.patch("/api/v1/me", headers=freelancer["headers"], json=PROFILE).status_code == 200
+    )
+    # given an off-session charge of €1,200 that the bank declines
+    fail_off_session_charge(app, sdk, freelancer["id"])
+    # then the freelancer hears of the failure and of the recovery started, and of J+0 sent
+    mine = subjects(inbox.to(freelancer["email"]))
+    assert any(s.startswith("Échec d’un prélèvement : 1 200,00 €") for s in mine), mine
+    assert any(s.startswith("Impayé : relance lancée pour 1 200,00 €") for s in mine), mine
+    assert any(s.startswith("Relance envoyée à") for s in mine), mine
+    assert any("F20" in str(m["Subject"]) for m in inbox.to("client@example.test"))
+    # when the client pays by transfer
+    with app.app_context():
+        case = db.session.scalars(select(DunningCase)).one()
+        invoicing.record_payment(
+            db.session,
+            case.invoice_id,
+            amount_minor=1200_00,
+            method="transfer",
+            paid_at=utcnow(),
+            reference="VIR 42",
+        )
+        db.session.commit()
+    # then the freelancer is told it is recovered
+    assert any(
+        s.startswith("Recouvré : 1 200,00 € payé") for s in subjects(inbox.to(freelancer["email"]))
+    )
