@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -309,3 +310,106 @@ def test_confirm_after_a_lost_answer_resumes_the_payment_never_a_second_one(
     assert again.get_json() == {"status": "confirmed"}
     intents = list(gateway.payment_intents.values())
     assert [(i.status, i.amount.amount_minor) for i in intents] == [(status, 10_000)]
+
+
+# --- issue 11: a company books a session -------------------------------------------
+
+COMPANY_CLIENT = {
+    "name": "Jean Dupont",
+    "email": "jean@acme.test",
+    "is_business": True,
+    "company": "ACME SAS",
+    "siren": "552032534",
+    "postal_address": {
+        "line1": "3 avenue Foch",
+        "postal_code": "69006",
+        "city": "Lyon",
+        "country": "FR",
+    },
+}
+FULL_PROFILE = {
+    "legal_name": "Camille Martin",
+    "legal_form": "ei",
+    "siret": "73282932000074",
+    "postal_address": {
+        "line1": "12 rue de la Paix",
+        "postal_code": "75002",
+        "city": "Paris",
+        "country": "FR",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"siren": ""}, "siren"),
+        ({"siren": "552032535"}, "siren"),  # Luhn check digit off by one
+        ({"postal_address": None}, "postal_address"),
+        ({"company": ""}, "company"),
+    ],
+)
+def test_L441_9_a_company_booking_needs_its_siren_company_and_address(
+    client, db_session, seller, change, field
+):
+    offering = seller["offering"]()
+    answer = client.post(
+        f"/api/v1/public/freelancers/{seller['slug']}/bookings",
+        json={
+            "offering_id": offering["id"],
+            "start": slot_in(3),
+            "client": {**COMPANY_CLIENT, **change},
+        },
+    )
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["error"]["fields"]["client"]
+
+
+def test_D441_5_a_company_booking_is_invoiced_to_the_company_with_the_indemnity(
+    client, db_session, gateway, seller
+):
+    patched = client.patch("/api/v1/me", json=FULL_PROFILE, headers=seller["headers"])
+    assert patched.status_code == 200, patched.get_json()
+    assert patched.get_json()["missing_for_invoicing"] == []
+    offering = seller["offering"]()
+    created = client.post(
+        f"/api/v1/public/freelancers/{seller['slug']}/bookings",
+        json={"offering_id": offering["id"], "start": slot_in(3), "client": COMPANY_CLIENT},
+    )
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    save_card(db_session, gateway, body["booking_id"])
+    confirmed = client.post(
+        f"/api/v1/public/bookings/{body['booking_id']}/confirm",
+        json={"manage_token": body["manage_token"]},
+    )
+    assert confirmed.status_code == 200, confirmed.get_json()
+    listed = client.get("/api/v1/invoices", headers=seller["headers"]).get_json()["invoices"]
+    assert len(listed) == 1 and listed[0]["kind"] == "invoice"
+    assert len(listed[0]["pdf_sha256"]) == 64 and listed[0]["total_minor"] == 10_000
+    detail = client.get(f"/api/v1/invoices/{listed[0]['id']}", headers=seller["headers"])
+    invoice = detail.get_json()
+    assert invoice["buyer"]["is_business"] is True
+    assert invoice["buyer"]["legal_name"] == "ACME SAS"
+    assert invoice["buyer"]["siren"] == "552032534"
+    assert invoice["recovery_indemnity"] is True
+    pdf = client.get(f"/api/v1/invoices/{listed[0]['id']}.pdf", headers=seller["headers"])
+    again = client.get(f"/api/v1/invoices/{listed[0]['id']}.pdf", headers=seller["headers"])
+    assert pdf.data == again.data
+    assert hashlib.sha256(pdf.data).hexdigest() == listed[0]["pdf_sha256"]
+
+
+def test_an_incomplete_profile_is_told_what_invoicing_needs(client, seller):
+    me = client.get("/api/v1/me", headers=seller["headers"]).get_json()
+    assert "legal_form" in me["missing_for_invoicing"]
+    refused = client.patch(
+        "/api/v1/me",
+        json={"legal_form": "gmbh", "activity": "software", "share_capital_minor": -1},
+        headers=seller["headers"],
+    )
+    assert refused.status_code == 422
+    assert set(refused.get_json()["error"]["fields"]) == {
+        "legal_form",
+        "activity",
+        "share_capital_minor",
+    }

@@ -66,7 +66,19 @@ PROFILE = {
 QUOTE = {
     "title": "Refonte du site",
     "currency": "eur",
-    "client": {"name": "Claire Client", "email": "claire@example.test", "is_business": True},
+    "client": {
+        "name": "Claire Client",
+        "email": "claire@example.test",
+        "is_business": True,
+        "company": "Client SAS",
+        "siren": "552032534",
+        "postal_address": {
+            "line1": "3 avenue Foch",
+            "postal_code": "69006",
+            "city": "Lyon",
+            "country": "FR",
+        },
+    },
     "terms": "Annulation : l'acompte reste dû.",
     "lines": [{"description": "Design", "quantity": 1, "unit_amount_minor": 100_000}],
     "milestones": [{"title": "Tout", "percent": 100, "trigger": "on_acceptance"}],

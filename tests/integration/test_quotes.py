@@ -30,7 +30,19 @@ def quote_body(**overrides):
     body = {
         "title": "Refonte du site",
         "currency": "eur",
-        "client": {"name": "Claire Client", "email": "claire@example.test", "is_business": True},
+        "client": {
+            "name": "Claire Client",
+            "email": "claire@example.test",
+            "is_business": True,
+            "company": "Client SAS",
+            "siren": "552032534",
+            "postal_address": {
+                "line1": "3 avenue Foch",
+                "postal_code": "69006",
+                "city": "Lyon",
+                "country": "FR",
+            },
+        },
         "terms": "Annulation : l'acompte reste dû.",
         "lines": [
             {"description": "Design et intégration", "quantity": 1, "unit_amount_minor": 100_000}

@@ -14,8 +14,8 @@ from __future__ import annotations
 from flask_babel import force_locale, gettext
 from sqlalchemy.orm import Session
 
-from billing.invoicing.service import Party
 from billing.models import Payment
+from webapp import clients
 from webapp.accounts.models import Freelancer
 from webapp.booking.models import CANCELLED, NO_SHOW, Booking
 from webapp.invoices.issue import priced_line
@@ -52,21 +52,20 @@ def what_to_invoice(session: Session, payment: Payment) -> ToInvoice | None:
         lines=[
             priced_line(
                 freelancer,
-                _description(booking, payment, freelancer.locale),
+                _description(booking, payment, booking.client_locale or freelancer.locale),
                 payment.amount_captured_minor,
             )
         ],
-        # A session booked online: the client is treated as a consumer.
-        buyer=Party(
-            name=booking.client_name,
-            legal_name="",
-            siret="",
-            address="",
-            email=booking.client_email,
-            is_business=False,
+        # The client said whether they book for a company (webapp.clients).
+        buyer=clients.buyer_party(
+            booking.client_name,
+            booking.client_email,
+            booking.client_is_business,
+            booking.client_details,
         ),
         service_date=booking.start_at.date(),
-        locale=freelancer.locale,
+        # The client's language: the invoice is theirs to read.
+        locale=booking.client_locale or freelancer.locale,
         source_type=SOURCE,
         source_id=payment.id,
     )

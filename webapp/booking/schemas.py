@@ -19,6 +19,7 @@ from marshmallow import (
 
 from webapp.accounts.schemas import ALL_TIMEZONES, CURRENCIES, Percent, bp_to_rate, rate_to_bp
 from webapp.booking.models import POLICIES, Offering
+from webapp.clients import ClientSchema as SharedClientSchema
 from webapp.validation import BoundedDate, BoundedDateTime, Id
 
 HHMM_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
@@ -229,12 +230,10 @@ class AwareDateTime(BoundedDateTime):
         return result
 
 
-class ClientSchema(Schema):
-    class Meta:
-        unknown = RAISE
+class ClientSchema(SharedClientSchema):
+    """The shared client identity (webapp.clients: consumer, French or EU business) plus
+    the booking's own extras."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True, validate=validate.Length(max=320))
     timezone = fields.String(load_default="UTC")
     # The client's language for e-mails and documents; default: the page's.
     locale = fields.String(load_default=None, validate=validate.OneOf(["fr", "en"]))

@@ -43,6 +43,10 @@ class ToInvoice:
     source_type: str
     source_id: str | int
     locale: str | None = None
+    # `deposit` / `final` for a quote's milestones (billing.invoicing.models kinds), with
+    # the quote and the deducted deposits frozen in the invoice's mentions.
+    kind: str = "invoice"
+    mentions: dict | None = None
 
 
 Describe = Callable[[Session, Payment], ToInvoice | None]
@@ -132,6 +136,8 @@ def invoice_payment(session: Session, payment: Payment) -> Invoice | None:
             locale=what.locale,
             source_type=what.source_type,
             source_id=what.source_id,
+            kind=what.kind,
+            extra_mentions=what.mentions,
         ),
         lambda error: _record_failure(session, payment, invoicing.not_issued, error),
     )

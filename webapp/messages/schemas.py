@@ -16,6 +16,7 @@ from marshmallow import (
 )
 
 from webapp.accounts.schemas import CURRENCIES
+from webapp.clients import ClientSchema
 from webapp.messages.models import MAX_ANSWER_DELAY_HOURS
 
 # Stripe refuses charges under about 0.50 in the usual currencies.
@@ -91,18 +92,15 @@ class MessageSettingsSchema(_Strict):
         return data
 
 
-class MessageAskSchema(_Strict):
-    """`POST /public/freelancers/{slug}/messages`."""
+class MessageAskSchema(ClientSchema):
+    """`POST /public/freelancers/{slug}/messages`: the client (webapp.clients, flat) and
+    the question."""
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True, validate=validate.Length(max=320))
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
     urgent = fields.Boolean(load_default=False)
 
     @post_load
-    def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        data["name"] = data["name"].strip()
-        data["email"] = data["email"].strip().lower()
+    def _question(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         if not data["name"]:
             raise ValidationError({"name": [str(_l("Required."))]})
         if not data["text"].strip():

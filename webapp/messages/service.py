@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from billing import cards, events, payments
 from billing.errors import AlreadyDone, NotAllowed
 from billing.gateway.port import PaymentGateway
+from webapp import clients
 from webapp.accounts.models import Freelancer, hash_token, new_token
 from webapp.messages import notify
 from webapp.messages.models import DEFAULT_ANSWER_DELAY_HOURS, MessageSettings, Question
@@ -110,6 +111,8 @@ def ask(
         client_name=data["name"],
         client_email=data["email"],
         client_locale=locale,
+        client_is_business=bool(data.get("is_business")),
+        client_details=clients.details(data),
         text=data["text"],
         urgent=urgent,
         amount_minor=settings.urgent_price_minor if urgent else settings.price_minor,
@@ -164,6 +167,8 @@ def follow_up(session: Session, root: Question, text: str, *, now: datetime) -> 
         client_name=root.client_name,
         client_email=root.client_email,
         client_locale=root.client_locale,
+        client_is_business=root.client_is_business,
+        client_details=root.client_details,
         text=text,
         urgent=False,
         amount_minor=0,

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from billing import events, outcomes, payments
 from billing.db import utcnow
 from billing.invoicing.models import Invoice
-from billing.invoicing.service import Party
 from billing.locking import lock
 from billing.models import Payment
+from webapp import clients
 from webapp.accounts.models import Freelancer
 from webapp.invoices import ledger as invoices
 from webapp.invoices.issue import local_today, priced_line
@@ -110,13 +110,11 @@ def what_to_invoice(session: Session, payment: Payment) -> invoices.ToInvoice | 
     )
     return invoices.ToInvoice(
         lines=[line],
-        buyer=Party(
-            name=question.client_name,
-            legal_name="",
-            siret="",
-            address="",
-            email=question.client_email,
-            is_business=False,
+        buyer=clients.buyer_party(
+            question.client_name,
+            question.client_email,
+            question.client_is_business,
+            question.client_details,
         ),
         service_date=today,
         locale=question.client_locale,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.db import utcnow
 from billing.locking import lock
+from webapp import clients
 from webapp.accounts.models import VAT_STANDARD, Freelancer, hash_token, new_token
 from webapp.quotes import content as qc
 from webapp.quotes import transitions as t
@@ -29,7 +30,18 @@ RECOVERY_INDEMNITY_EUR = 40  # Code de commerce L441-10: business clients only
 def _build_content(
     quote_id: int, number: int, freelancer: Freelancer, data: dict[str, Any], currency: str
 ) -> dict[str, Any]:
+    client = data["client"]
+    if client.get("is_business"):
+        problems = clients.business_errors(client)
+        if problems:
+            raise qc.ContentError({"client": problems})
+    details = clients.details(client)
+    reverse = freelancer.vat_regime == VAT_STANDARD and clients.reverse_charge(
+        bool(client.get("is_business")), details
+    )
     vat_rate_bp = freelancer.vat_rate_bp if freelancer.vat_regime == VAT_STANDARD else 0
+    if reverse:
+        vat_rate_bp = 0  # autoliquidation: the EU business client accounts for the VAT
     lines = qc.line_amounts(data["lines"])
     if lines:
         totals = qc.totals_from_lines(lines, vat_rate_bp)
@@ -47,7 +59,6 @@ def _build_content(
         ]
     if totals.total_minor <= 0:
         raise qc.ContentError({"lines": ["The quote's total must be above zero."]})
-    client = data["client"]
     return {
         "quote_id": quote_id,
         "version": number,
@@ -60,15 +71,27 @@ def _build_content(
             "address": freelancer.address,
             "vat_regime": freelancer.vat_regime,
             "vat_rate_bp": vat_rate_bp,
+            "vat_number": freelancer.vat_number,
+            "legal_form": freelancer.legal_form,
+            "share_capital_minor": freelancer.share_capital_minor,
+            "registration": freelancer.registration,
+            "insurance": freelancer.insurance,
+            "mediator": freelancer.mediator,
+            "postal_address": freelancer.postal_address,
         },
         "client": {
             "name": client["name"],
             "email": client["email"],
             "company": client.get("company", ""),
             "siret": client.get("siret", ""),
-            "address": client.get("address", ""),
+            "address": client.get("address", "")
+            or clients.format_address(details["postal_address"]),
             "is_business": bool(client.get("is_business")),
+            "siren": details["siren"],
+            "vat_number": details["vat_number"],
+            "postal_address": details["postal_address"],
         },
+        "reverse_charge": reverse,
         "lines": lines,
         "total_excl_vat_minor": totals.excl_vat_minor,
         "vat_minor": totals.vat_minor,
@@ -139,6 +162,7 @@ def _apply_fields(quote: Quote, data: dict[str, Any]) -> None:
     quote.client_siret = client.get("siret", "")
     quote.client_address = client.get("address", "")
     quote.client_is_business = bool(client.get("is_business"))
+    quote.client_details = clients.details(client)
     if client.get("locale"):
         quote.client_locale = client["locale"]
     quote.terms = data.get("terms", "")
@@ -173,6 +197,10 @@ def create_quote(
     _apply_fields(quote, data)
     session.add(quote)
     session.flush()
+    from webapp.invoices.issue import local_today
+    from webapp.quotes.numbers import assign_number
+
+    assign_number(session, quote, local_today(freelancer))
     version = _write_version(session, quote, freelancer, data, 1)
     events.record(
         session,

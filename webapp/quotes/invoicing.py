@@ -7,41 +7,80 @@ transfer: `issue_invoice`, in the same one savepoint.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy.orm import Session
 
 from billing import events
 from billing.invoicing import service as invoicing
-from billing.invoicing.models import Invoice
+from billing.invoicing.models import KIND_DEPOSIT, KIND_FINAL, KIND_INVOICE, Invoice
 from billing.invoicing.service import Line, Party
 from billing.models import Payment
+from webapp import clients
 from webapp.accounts.models import Freelancer
 from webapp.invoices.issue import issue_or_report, issue_unpaid, local_today, priced_line
 from webapp.invoices.ledger import ToInvoice
 from webapp.quotes import transitions as t
+from webapp.quotes.lookups import milestones_of
 from webapp.quotes.models import Milestone, Quote
+from webapp.quotes.numbers import quote_lines, quote_summary
 
 SOURCE = "milestone"
 NOT_ISSUED = "milestone_invoice_not_issued"
 
 
 def _buyer(quote: Quote) -> Party:
-    return Party(
-        name=quote.client_name,
-        legal_name=quote.client_company or quote.client_name,
-        siret=quote.client_siret,
-        address=quote.client_address,
-        email=quote.client_email,
-        is_business=quote.client_is_business,
+    details = dict(quote.client_details or {})
+    if not details.get("company"):
+        details["company"] = quote.client_company
+    party = clients.buyer_party(
+        quote.client_name, quote.client_email, quote.client_is_business, details
     )
+    if not party.address and quote.client_address:
+        # Quotes written before structured addresses kept a text address.
+        party = replace(party, address=quote.client_address, siret=quote.client_siret)
+    return party
+
+
+def _kind_and_mentions(
+    session: Session, quote: Quote, milestone: Milestone
+) -> tuple[str, dict | None, str]:
+    """A quote paid in several milestones: deposits (factures d'acompte), then the final
+    invoice that restates the quote's total and deducts each deposit invoice (CGI 289
+    I-1-c). One milestone: an ordinary invoice."""
+    milestones = sorted(milestones_of(session, quote), key=lambda m: m.position)
+    if len(milestones) <= 1:
+        return KIND_INVOICE, None, ""
+    summary = quote_summary(session, quote)
+    if milestone.position != milestones[-1].position:
+        return KIND_DEPOSIT, {"quote": summary}, ""
+    deposits = []
+    for earlier in milestones[:-1]:
+        invoice = invoicing.find_by_source(session, quote.freelancer_id, SOURCE, earlier.id)
+        if invoice is not None:
+            deposits.append(
+                {
+                    "number": invoice.number,
+                    "issue_date": invoice.issue_date.isoformat(),
+                    "total_incl_vat_minor": invoice.total_incl_vat_minor,
+                }
+            )
+    items = "; ".join(
+        f"{line['description']} × {line['quantity']}" for line in quote_lines(session, quote)
+    )
+    return KIND_FINAL, {"quote": summary, "deposits": deposits}, items
 
 
 def _invoiced_as(session: Session, milestone: Milestone) -> ToInvoice:
     quote = session.get(Quote, milestone.quote_id)
     freelancer = session.get(Freelancer, milestone.freelancer_id)
     assert quote is not None and freelancer is not None
-    line: Line = priced_line(
-        freelancer, f"{quote.title} — {milestone.title}", milestone.amount_minor, quantity=1
-    )
+    kind, mentions, items = _kind_and_mentions(session, quote, milestone)
+    description = f"{quote.title} — {milestone.title}"
+    if items:
+        # The final invoice keeps the quote's line items in words.
+        description = f"{description} ({items})"
+    line: Line = priced_line(freelancer, description, milestone.amount_minor, quantity=1)
     service_date = (milestone.delivered_at.date() if milestone.delivered_at else None) or (
         local_today(freelancer)
     )
@@ -52,6 +91,8 @@ def _invoiced_as(session: Session, milestone: Milestone) -> ToInvoice:
         source_type=SOURCE,
         source_id=milestone.id,
         locale=quote.client_locale or freelancer.locale,
+        kind=kind,
+        mentions=mentions,
     )
 
 
@@ -122,6 +163,8 @@ def issue_invoice(session: Session, milestone: Milestone, payment: Payment | Non
             source_id=what.source_id,
             locale=what.locale,
             currency=milestone.currency,
+            kind=what.kind,
+            extra_mentions=what.mentions,
         )
         assert milestone.paid_at is not None
         invoicing.record_payment(

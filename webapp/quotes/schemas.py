@@ -5,10 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates,
+)
 from stdnum.fr import siret as stdnum_siret
 
 from webapp.accounts.schemas import CURRENCIES
+from webapp.clients import ClientSchema
 from webapp.quotes.transitions import ON_DATE, TRIGGERS
 from webapp.validation import BoundedDate, Id
 
@@ -20,13 +30,12 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
-class QuoteClientSchema(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    email = fields.Email(required=True, validate=validate.Length(max=320))
-    company = fields.String(load_default="", validate=validate.Length(max=200))
+class QuoteClientSchema(ClientSchema):
+    """The shared client identity (webapp.clients) plus the older text fields: `siret`
+    (its first nine digits give the SIREN) and a free-text `address`."""
+
     siret = fields.String(load_default="")
     address = fields.String(load_default="", validate=validate.Length(max=1000))
-    is_business = fields.Boolean(load_default=False)
     # The client's language for the quote, its e-mails and invoices; default: the freelancer's.
     locale = fields.String(load_default=None, validate=validate.OneOf(["fr", "en"]))
 
@@ -35,13 +44,17 @@ class QuoteClientSchema(StrictSchema):
         if value and not stdnum_siret.is_valid(value):
             raise ValidationError("Not a valid SIRET: 14 digits with a valid check digit.")
 
+    @pre_load
+    def _siren_from_siret(self, data: Any, **_: Any) -> Any:
+        # A SIRET is a SIREN and a 5-digit establishment number.
+        if isinstance(data, dict) and data.get("siret") and not data.get("siren"):
+            compact = str(data["siret"]).replace(" ", "")
+            if stdnum_siret.is_valid(compact):
+                data = {**data, "siren": compact[:9]}
+        return data
+
     @post_load
-    def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        # A partial load (`PATCH /quotes/{id}` with some client fields) has only those.
-        if "email" in data:
-            data["email"] = data["email"].strip().lower()
-        if "name" in data:
-            data["name"] = data["name"].strip()
+    def _compact_siret(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         if "siret" in data:
             data["siret"] = stdnum_siret.compact(data["siret"]) if data["siret"] else ""
         return data

@@ -49,6 +49,32 @@
     fileSent = true;
   }
 
+  // "I am asking for a company": the client identity the invoice needs (webapp.clients).
+  const businessBox = form.elements.is_business;
+  businessBox.addEventListener("change", () => {
+    document.getElementById("company-fields").hidden = !businessBox.checked;
+  });
+
+  function companyFields() {
+    if (!businessBox.checked) return {};
+    const value = (name) => form.elements[name].value.trim();
+    const out = {
+      is_business: true,
+      company: value("company"),
+      siren: value("siren"),
+      vat_number: value("vat_number"),
+    };
+    if (value("line1") || value("city")) {
+      out.postal_address = {
+        line1: value("line1"),
+        postal_code: value("postal_code"),
+        city: value("city"),
+        country: value("country").toUpperCase() || "FR",
+      };
+    }
+    return out;
+  }
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showErrors("", {});
@@ -63,12 +89,12 @@
         const urgent = form.elements.urgent;
         created = await checkout.postJSON(
           `/api/v1/public/freelancers/${encodeURIComponent(form.dataset.slug)}/messages`,
-          {
+          Object.assign({
             name: form.elements.name.value,
             email: form.elements.email.value,
             text: form.elements.text.value,
             urgent: Boolean(urgent && urgent.checked),
-          },
+          }, companyFields()),
         );
       }
       if (file && !fileSent) await uploadFile(file);

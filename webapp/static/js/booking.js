@@ -282,6 +282,34 @@
       });
     }
 
+    // "I am booking for a company": the client identity the invoice needs (webapp.clients).
+    const businessBox = $("client-is-business");
+    if (businessBox) {
+      businessBox.addEventListener("change", () => {
+        $("client-company-fields").hidden = !businessBox.checked;
+      });
+    }
+
+    function companyFields() {
+      if (!businessBox || !businessBox.checked) return {};
+      const value = (id) => $(id).value.trim();
+      const out = {
+        is_business: true,
+        company: value("client-company"),
+        siren: value("client-siren"),
+        vat_number: value("client-vat"),
+      };
+      if (value("client-line1") || value("client-city")) {
+        out.postal_address = {
+          line1: value("client-line1"),
+          postal_code: value("client-postal-code"),
+          city: value("client-city"),
+          country: value("client-country").toUpperCase() || "FR",
+        };
+      }
+      return out;
+    }
+
     async function submit(event) {
       event.preventDefault();
       show(payError, "");
@@ -298,7 +326,7 @@
             {
               offering_id: state.offering.id,
               start: state.slot.start,
-              client: { name, email, timezone: zoneSelect.value },
+              client: Object.assign({ name, email, timezone: zoneSelect.value }, companyFields()),
             },
           );
           state.pending = Object.assign({}, created, { start: state.slot.start, cardSaved: false });
@@ -356,6 +384,10 @@
           const client = fields.client || {};
           if (client.name || fields.name) fieldError("name", firstMessage(client.name || fields.name));
           if (client.email || fields.email) fieldError("email", firstMessage(client.email || fields.email));
+          const companyKeys = ["company", "siren", "vat_number", "postal_address"].filter((k) => client[k]);
+          if (companyKeys.length) {
+            $("client-company-error").textContent = companyKeys.map((k) => firstMessage(client[k])).join(" ");
+          }
           if (fields.start) return slotLost(M.slot_taken);
           return show(payError, err.message);
         }
