@@ -338,6 +338,12 @@ def test_bookings_are_written_moved_and_removed_in_the_chosen_calendar(
     # given a CalDAV account whose first calendar receives bookings and blocks slots
     calendar = own_calendar(caldav_server, "alice", f"bookings-{seller['id']}")
     connection = connect_receiving(client, seller, caldav_server, calendar)
+    patched = client.patch(
+        f"/api/v1/offerings/{seller['offering_id']}",
+        json={"location": "12 rue des Lilas, Lyon"},
+        headers=seller["headers"],
+    )
+    assert patched.status_code == 200, patched.get_json()
     # when a booking is confirmed
     start = datetime(2027, 3, 17, 10, 0, tzinfo=PARIS)
     booking = _pending_booking(seller, start, "bkg_manage_token")
@@ -349,6 +355,7 @@ def test_bookings_are_written_moved_and_removed_in_the_chosen_calendar(
     assert str(event["UID"]) == f"booking-{booking.id}@acompte"
     assert event["DTSTART"].dt == start
     assert str(event["ATTENDEE"]) == "mailto:camille@example.test"
+    assert str(event["LOCATION"]) == "12 rue des Lilas, Lyon"
     assert run_writes() == []  # done once; a retry of a done row does nothing
     # and the booking's own event does not block the booking's own move
     sync(connection["id"])

@@ -184,9 +184,8 @@ def event_data(session: Session, booking: Booking) -> bytes:
     base = current_app.config["BASE_URL"].rstrip("/")
     event.add("description", f"{base}/bookings/{booking.id}")
     event.add("status", "CONFIRMED")
-    location = getattr(offering, "location", None)
-    if location:
-        event.add("location", location)
+    if offering is not None and offering.location:
+        event.add("location", offering.location)
     organizer = vCalAddress(f"mailto:{freelancer.email}")
     organizer.params["cn"] = vText(freelancer.display_name)
     event["organizer"] = organizer
