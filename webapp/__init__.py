@@ -10,9 +10,16 @@ from flask_babel import get_locale
 
 from webapp.config import PROJECT_ROOT, from_environment
 from webapp.extensions import babel, csrf, db, limiter, login_manager
-from webapp.validation import register_input_guards
+from webapp.validation import N_, register_input_guards
 
 SUPPORTED_LOCALES = ("fr", "en")
+LOGIN_MESSAGE = N_("Please log in to access this page.")
+
+
+def _translate(message: str) -> str:
+    from flask_babel import gettext
+
+    return gettext(message)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -91,17 +98,21 @@ def register_extensions(app: Flask) -> None:
     register_i18n(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
+    # Flask-Login's flash, in the reader's language (the message is a catalog msgid).
+    login_manager.login_message = LOGIN_MESSAGE
+    login_manager.localize_callback = _translate
     login_manager.session_protection = "strong"
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["SUPPORTED_LOCALES"] = SUPPORTED_LOCALES
     from webapp.validation import translate_message
 
     app.jinja_env.filters["tr"] = translate_message
-    from webapp.public.wording import money, status_text
+    from webapp.public.wording import money, state_word, status_text
 
     # `{{ amount_minor|money(currency) }}`: integer minor units, in the page's locale.
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["status_text"] = status_text
+    app.jinja_env.filters["state_word"] = state_word
     app.jinja_env.filters["policy_name"] = policy_name
 
     # Sessions (version, lifetime, strong protection), log-in throttles, ProxyFix.

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from billing.errors import AlreadyDone, GatewayError, GatewayUnavailable, NotAllowed
+from webapp.validation import N_
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,22 @@ def error_response(
     return jsonify(body), status
 
 
+def page_message(status: int, exc: HTTPException) -> str:
+    """An error page's sentence in the reader's language (werkzeug's own are English)."""
+    from flask_babel import gettext
+
+    messages = {
+        400: N_("The request could not be understood. Please go back and try again."),
+        403: N_("You are not allowed to see this page."),
+        404: N_("This page does not exist, or its link is no longer valid."),
+        405: N_("This page cannot be used this way."),
+        413: N_("The file is too large."),
+        429: N_("Too many attempts. Please wait a minute and try again."),
+    }
+    text = messages.get(status)
+    return gettext(text) if text else (exc.description or "")
+
+
 def wants_json() -> bool:
     """API and webhook paths always answer JSON."""
     return request.path.startswith(("/api/", "/stripe/"))
@@ -219,7 +236,7 @@ def register_error_handlers(app: Flask) -> None:
             if status == 429 and "Retry-After" not in response.headers:
                 response.headers["Retry-After"] = "60"
             return response, status
-        page = render_template("error.html", status=status, message=exc.description)
+        page = render_template("error.html", status=status, message=page_message(status, exc))
         return page, status, headers
 
     @app.errorhandler(Exception)

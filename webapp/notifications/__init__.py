@@ -9,7 +9,7 @@ is the freelancer's settings page choosing the notices they get.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import Flask
 
@@ -19,7 +19,7 @@ def local_date(value: datetime | None) -> str:
     from babel.dates import format_date
     from flask_babel import get_locale
 
-    if value is None:
+    if not isinstance(value, date):
         return ""
     return format_date(value, "medium", locale=str(get_locale() or "fr"))
 

@@ -40,9 +40,9 @@ def local_time(
     value: datetime | None, zone: str | None = None, fmt: str = "medium", *, named: bool = True
 ) -> str:
     """A time in `zone` as the current locale writes it: "3 déc. 2026, 10:00 (Europe/Paris)"."""
-    if value is None:
+    if not isinstance(value, datetime):
         return ""
-    tz = ZoneInfo(zone or "UTC")
+    tz = ZoneInfo(str(zone) if zone else "UTC")
     local = value.astimezone(tz)
     locale = str(get_locale() or "fr")
     # The date as the locale writes it, then the time without seconds.

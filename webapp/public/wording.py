@@ -150,6 +150,52 @@ STATUSES = {
 }
 
 
+# Every other status word a page shows (quotes, milestones, questions, cases, e-mails).
+STATE_WORDS = {
+    "draft": _l("draft"),
+    "sent": _l("sent"),
+    "viewed": _l("viewed"),
+    "accepted": _l("accepted"),
+    "declined": _l("declined"),
+    "expired": _l("expired"),
+    "pending": _l("pending"),
+    "delivered": _l("delivered"),
+    "approved": _l("approved"),
+    "objected": _l("objected"),
+    "charging": _l("charging"),
+    "paid": _l("paid"),
+    "payment_failed": _l("payment failed"),
+    "cancelled": _l("cancelled"),
+    "pending_payment": _l("waiting for payment"),
+    "awaiting_answer": _l("awaiting answer"),
+    "answered": _l("answered"),
+    "capture_failed": _l("payment not captured"),
+    "open": _l("open"),
+    "paused": _l("paused"),
+    "resolved": _l("resolved"),
+    "written_off": _l("written off"),
+    "queued": _l("queued"),
+    "outbox": _l("in the outbox"),
+    "failed": _l("failed"),
+    "secured": _l("secured"),
+    "captured": _l("captured"),
+    "released": _l("released"),
+    "refunded": _l("refunded"),
+    "fee_charged": _l("fee charged"),
+    "card_saved": _l("card saved"),
+    "action_required": _l("action required"),
+    "none": _l("nothing yet"),
+}
+
+
+def state_word(status: str | None) -> str:
+    """A status (quote, milestone, question, case, payment state) in the page's language."""
+    if not status:
+        return ""
+    message = STATE_WORDS.get(status)
+    return str(message) if message else status.replace("_", " ")
+
+
 def status_text(status: str | None) -> str:
     """The booking's status in plain words."""
     if not status:

@@ -22,6 +22,11 @@
     errorBox.hidden = true;
     const signerName = document.getElementById("signer_name").value.trim();
     const acceptTerms = document.getElementById("accept_terms").checked;
+    if (!acceptTerms) {
+      // Said in the page's language (the API's own message is English).
+      showError(form.dataset.termsMessage);
+      return;
+    }
     button.disabled = true;
     try {
       const signed = await checkout.postJSON(form.dataset.acceptUrl, {
@@ -39,7 +44,7 @@
     } catch (err) {
       const fields = (err && err.fields) || {};
       const first = Object.values(fields)[0];
-      showError((first && first[0]) || (err && err.message) || "Error");
+      showError((first && first[0]) || (err && err.message) || form.dataset.errorMessage);
       button.disabled = false;
     }
   });
