@@ -434,3 +434,23 @@ def test_a_failed_charge_opens_recovery_and_each_step_and_the_payment_are_told(
     assert any(
         s.startswith("Recouvré : 1 200,00 € payé") for s in subjects(inbox.to(freelancer["email"]))
     )
+
+
+def test_the_language_chosen_on_the_quote_page_is_the_clients(app, client, make_freelancer):
+    from webapp.quotes.models import Quote
+
+    freelancer = make_freelancer(locale="fr")
+    headers = freelancer["headers"]
+    assert client.patch("/api/v1/me", headers=headers, json=PROFILE).status_code == 200
+    quote = client.post("/api/v1/quotes", headers=headers, json=quote_body()).get_json()
+    client.post(f"/api/v1/quotes/{quote['id']}/send", headers=headers)
+    with app.app_context():
+        assert db.session.get(Quote, quote["id"]).client_locale == "fr"  # the freelancer's
+    client.get(f"/q/{quote['public_token']}?lang=en")  # the FR/EN switch sets the cookie
+    signed = client.post(
+        f"/api/v1/public/quotes/{quote['public_token']}/accept",
+        json={"signer_name": "Claire", "accept_terms": True},
+    )
+    assert signed.status_code == 200, signed.get_json()
+    with app.app_context():
+        assert db.session.get(Quote, quote["id"]).client_locale == "en"

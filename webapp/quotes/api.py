@@ -270,6 +270,10 @@ def accept(token: str):
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent", ""),
     )
+    if request.cookies.get("lang") in ("fr", "en"):
+        # The client chose their language on the quote page (FR/EN): their
+        # receipts, invoices and reminders follow it.
+        quote.client_locale = request.cookies["lang"]
     db.session.commit()
     return jsonify(
         {
