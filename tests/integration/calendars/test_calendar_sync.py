@@ -3,72 +3,34 @@
 Radicale (CalDAV, from PyPI) and an ICS feed served by the test: busy times
 remove exactly the right slots (a weekly event, one occurrence moved, one
 cancelled, across the end of March 2027's daylight-saving change in Paris);
-bookings are written back, moved and removed; a server that goes down keeps
-the last busy times and marks the connection.
+a server that goes down keeps the last busy times and marks the connection
+(the write-back: test_calendar_writeback.py).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-import caldav
 import pytest
 from sqlalchemy import func, select
 
-from billing import clock, events
-from tests.support.calendar_servers import USERS, ics_feed, radicale
-from webapp.accounts.models import Freelancer, hash_token
-from webapp.booking import lifecycle, service
-from webapp.booking.models import CANCELLED, CONFIRMED, PENDING_PAYMENT, Booking, Offering
-from webapp.booking.reschedule import reschedule
-from webapp.booking.slots import window_of_days
-from webapp.calendars.models import BusyTime, CalendarConnection, CalendarWrite
-from webapp.due import run_item
+from billing import clock
+from tests.support.calendar_servers import USERS
+from tests.support.calendar_world import (
+    FREE_TIME,
+    NOW,
+    PARIS,
+    WEEKLY,
+    connect,
+    own_calendar,
+    slot_starts,
+    sync,
+)
+from webapp.booking.models import Booking
+from webapp.calendars.models import BusyTime, CalendarConnection
 from webapp.extensions import db
 from webapp.mail.models import OutboundEmail
-from webapp.stripe_connect import secret_box
 
-PARIS = ZoneInfo("Europe/Paris")
-# Monday 15 March 2027; clocks go forward on Sunday 28 March.
-NOW = datetime(2027, 3, 15, 6, 0, tzinfo=UTC)
-FIRST_DAY, LAST_DAY = date(2027, 3, 15), date(2027, 4, 9)
-
-WEEKLY = b"""BEGIN:VCALENDAR
-VERSION:2.0
-PRODID:-//test//weekly//EN
-BEGIN:VEVENT
-UID:weekly-review@test
-DTSTART;TZID=Europe/Paris:20270316T100000
-DTEND;TZID=Europe/Paris:20270316T110000
-RRULE:FREQ=WEEKLY;COUNT=4
-EXDATE;TZID=Europe/Paris:20270323T100000
-SUMMARY:Weekly review
-END:VEVENT
-BEGIN:VEVENT
-UID:weekly-review@test
-RECURRENCE-ID;TZID=Europe/Paris:20270330T100000
-DTSTART;TZID=Europe/Paris:20270331T140000
-DTEND;TZID=Europe/Paris:20270331T150000
-SUMMARY:Weekly review (moved)
-END:VEVENT
-END:VCALENDAR
-"""
-FREE_TIME = b"""BEGIN:VCALENDAR
-VERSION:2.0
-PRODID:-//test//free//EN
-BEGIN:VEVENT
-UID:free-time@test
-DTSTART;TZID=Europe/Paris:20270317T090000
-DTEND;TZID=Europe/Paris:20270317T180000
-TRANSP:TRANSPARENT
-SUMMARY:Shown as free: blocks nothing
-END:VEVENT
-END:VCALENDAR
-"""
-
-# 15-minute buffers around 60-minute sessions on the hour: a busy 10:00–11:00
-# removes the 09:00, 10:00 and 11:00 sessions of that day (local time).
 EXPECTED_MISSING = {
     "2027-03-16 09:00",
     "2027-03-16 10:00",
@@ -83,108 +45,6 @@ EXPECTED_MISSING = {
     "2027-04-06 10:00",
     "2027-04-06 11:00",
 }
-
-
-@pytest.fixture(scope="module")
-def caldav_server(tmp_path_factory):
-    with radicale(tmp_path_factory.mktemp("radicale")) as url:
-        yield url
-
-
-@pytest.fixture
-def feed():
-    with ics_feed() as served:
-        yield served
-
-
-@pytest.fixture
-def app_config(app_config):
-    return {**app_config, "CALENDAR_ALLOW_PRIVATE_HOSTS": True}
-
-
-@pytest.fixture
-def seller(client, make_freelancer, db_session):
-    """A freelancer in Paris, open 09:00–18:00 on weekdays, selling one-hour sessions."""
-    freelancer = make_freelancer()
-    weekly = [{"weekday": d, "start": "09:00", "end": "18:00"} for d in range(5)]
-    put = client.put(
-        "/api/v1/availability",
-        json={"timezone": "Europe/Paris", "weekly": weekly, "exceptions": []},
-        headers=freelancer["headers"],
-    )
-    assert put.status_code == 200, put.get_json()
-    created = client.post(
-        "/api/v1/offerings",
-        json={
-            "title": "Session",
-            "duration_minutes": 60,
-            "amount_minor": 10_000,
-            "currency": "EUR",
-            "payment_policy": "prepay",
-            "free_cancel_hours": 24,
-            "late_cancel_fee_percent": 0,
-            "no_show_fee_percent": 100,
-            "buffer_minutes": 15,
-            "min_notice_minutes": 0,
-        },
-        headers=freelancer["headers"],
-    )
-    assert created.status_code == 201, created.get_json()
-    freelancer["offering_id"] = created.get_json()["id"]
-    return freelancer
-
-
-def own_calendar(server_url: str, user: str, name: str):
-    """A fresh calendar of `user` on Radicale, through the caldav library."""
-    client = caldav.DAVClient(url=server_url, username=user, password=USERS[user])
-    return client.principal().make_calendar(name=name, cal_id=name)
-
-
-def slot_starts(seller, now=NOW) -> set[str]:
-    """The offered session starts, as Paris wall-clock times."""
-    freelancer = db.session.get(Freelancer, seller["id"])
-    offering = db.session.get(Offering, seller["offering_id"])
-    window = window_of_days(FIRST_DAY, LAST_DAY, "Europe/Paris")
-    slots = service.slots_for(db.session, freelancer, offering, *window, now=now)
-    db.session.rollback()
-    return {slot.start.astimezone(PARIS).strftime("%Y-%m-%d %H:%M") for slot in slots}
-
-
-def connect(client, seller, **body):
-    return client.post("/api/v1/calendars", json=body, headers=seller["headers"])
-
-
-def connect_receiving(client, seller, server_url: str, calendar) -> dict:
-    """Connect alice's account and make `calendar` the one that receives bookings."""
-    answer = connect(
-        client, seller, kind="caldav", url=server_url, username="alice", password=USERS["alice"]
-    )
-    assert answer.status_code == 201, answer.get_json()
-    connection = answer.get_json()
-    (chosen,) = [c for c in connection["calendars"] if c["url"] == str(calendar.url)]
-    patched = client.patch(
-        f"/api/v1/calendars/{connection['id']}",
-        json={"calendars": [{"id": chosen["id"], "receives_bookings": True}]},
-        headers=seller["headers"],
-    )
-    assert patched.status_code == 200, patched.get_json()
-    receiving = [c["id"] for c in patched.get_json()["calendars"] if c["receives_bookings"]]
-    assert receiving == [chosen["id"]]
-    return connection
-
-
-def sync(connection_id: int, now=NOW) -> str | None:
-    result = run_item("calendar-sync", connection_id, now)
-    assert result.error is None, result.error
-    return result.line
-
-
-def run_writes(now=NOW) -> list[str]:
-    ids = db.session.scalars(select(CalendarWrite.id).where(CalendarWrite.done_at.is_(None)))
-    lines = [run_item("calendar-write", i, now) for i in list(ids)]
-    db.session.rollback()
-    assert all(r.error is None for r in lines), [r.error for r in lines]
-    return [r.line for r in lines if r.line]
 
 
 # --- busy times remove exactly the right slots ---------------------------------
@@ -294,107 +154,6 @@ def test_a_feed_that_goes_down_keeps_its_busy_times_and_marks_the_connection(
     db.session.refresh(row)
     assert row.status == "ok" and row.failures == 0 and row.failure_notified_at is None
     assert slot_starts(seller) == blocked
-
-
-# --- write-back ---------------------------------------------------------------
-
-
-def _pending_booking(seller, start: datetime, token: str) -> Booking:
-    offering = db.session.get(Offering, seller["offering_id"])
-    booking = Booking(
-        freelancer_id=seller["id"],
-        offering_id=offering.id,
-        client_name="Camille Client",
-        client_email="camille@example.test",
-        start_at=start,
-        end_at=start + timedelta(hours=1),
-        block_start=start - timedelta(minutes=15),
-        block_end=start + timedelta(minutes=75),
-        status=PENDING_PAYMENT,
-        title=offering.title,
-        amount_minor=offering.amount_minor,
-        currency=offering.currency,
-        payment_policy=offering.payment_policy,
-        deposit_bp=0,
-        free_cancel_hours=24,
-        late_cancel_fee_bp=0,
-        no_show_fee_bp=10_000,
-        secure_deadline_hours=24,
-        manage_token_hash=hash_token(token),
-        manage_token_enc=secret_box().encrypt(token),
-    )
-    db.session.add(booking)
-    db.session.flush()
-    return booking
-
-
-def _events(calendar) -> list:
-    return [event.icalendar_component for event in calendar.events()]
-
-
-def test_bookings_are_written_moved_and_removed_in_the_chosen_calendar(
-    app_ctx, client, seller, caldav_server
-):
-    # given a CalDAV account whose first calendar receives bookings and blocks slots
-    calendar = own_calendar(caldav_server, "alice", f"bookings-{seller['id']}")
-    connection = connect_receiving(client, seller, caldav_server, calendar)
-    patched = client.patch(
-        f"/api/v1/offerings/{seller['offering_id']}",
-        json={"location": "12 rue des Lilas, Lyon"},
-        headers=seller["headers"],
-    )
-    assert patched.status_code == 200, patched.get_json()
-    # when a booking is confirmed
-    start = datetime(2027, 3, 17, 10, 0, tzinfo=PARIS)
-    booking = _pending_booking(seller, start, "bkg_manage_token")
-    lifecycle.transition(db.session, booking, CONFIRMED, actor=events.STRIPE)
-    db.session.commit()
-    assert run_writes() == [f"booking {booking.id}: calendar event written"]
-    # then the event is in the calendar, with the invite's UID and the client
-    (event,) = _events(calendar)
-    assert str(event["UID"]) == f"booking-{booking.id}@acompte"
-    assert event["DTSTART"].dt == start
-    assert str(event["ATTENDEE"]) == "mailto:camille@example.test"
-    assert str(event["LOCATION"]) == "12 rue des Lilas, Lyon"
-    assert run_writes() == []  # done once; a retry of a done row does nothing
-    # and the booking's own event does not block the booking's own move
-    sync(connection["id"])
-    moved_to = start + timedelta(hours=1)
-    with clock.frozen(NOW):
-        reschedule(db.session, booking.id, "bkg_manage_token", moved_to, now=NOW)
-    assert run_writes() == [f"booking {booking.id}: calendar event written"]
-    (event,) = _events(calendar)
-    assert event["DTSTART"].dt == moved_to and int(event["SEQUENCE"]) == 1
-    # when it is cancelled, the event goes
-    booking = db.session.get(Booking, booking.id)
-    lifecycle.transition(db.session, booking, CANCELLED, actor=events.CLIENT)
-    db.session.commit()
-    assert run_writes() == [f"booking {booking.id}: calendar event removed"]
-    assert _events(calendar) == []
-
-
-def test_a_write_that_fails_is_retried_and_repeats_nothing(app_ctx, client, seller, caldav_server):
-    calendar = own_calendar(caldav_server, "alice", f"retry-{seller['id']}")
-    connection = connect_receiving(client, seller, caldav_server, calendar)
-    booking = _pending_booking(seller, datetime(2027, 3, 18, 9, 0, tzinfo=PARIS), "bkg_t2")
-    lifecycle.transition(db.session, booking, CONFIRMED, actor=events.STRIPE)
-    db.session.commit()
-    # given the server refuses (a password changed on the server side)
-    row = db.session.get(CalendarConnection, connection["id"])
-    row.password_enc = secret_box().encrypt("changed")
-    db.session.commit()
-    (line,) = run_writes()
-    assert "calendar write failed" in line and "refused" in line
-    write = db.session.scalar(select(CalendarWrite))
-    assert write.attempts == 1 and write.due_at == NOW + timedelta(minutes=1)
-    assert run_writes() == []  # not due before its backoff
-    # when the password is right again, the retry writes one event
-    row = db.session.get(CalendarConnection, connection["id"])
-    row.password_enc = secret_box().encrypt(USERS["alice"])
-    db.session.commit()
-    later = NOW + timedelta(minutes=1)
-    assert run_writes(later) == [f"booking {booking.id}: calendar event written"]
-    assert len(_events(calendar)) == 1
 
 
 # --- bad input and tenant isolation -----------------------------------------------

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_calendars import (  # noqa: F401  (fixtures and tests run again here)
-    app_config,
-    caldav_server,
-    feed,
-    seller,
+from tests.integration.calendars.test_calendar_sync import (  # noqa: F401  (run again here)
     test_a_claim_of_a_busy_time_is_refused_in_its_transaction,
     test_a_feed_that_goes_down_keeps_its_busy_times_and_marks_the_connection,
-    test_bookings_are_written_moved_and_removed_in_the_chosen_calendar,
     test_weekly_busy_event_removes_exactly_its_slots_across_the_dst_change,
+)
+from tests.integration.calendars.test_calendar_writeback import (  # noqa: F401
+    test_bookings_are_written_moved_and_removed_in_the_chosen_calendar,
 )
 
 pytestmark = pytest.mark.postgres
