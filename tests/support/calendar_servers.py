@@ -97,6 +97,8 @@ class Feed:
     """ICS documents served by path, with ETags; `requests` counts the GETs."""
 
     documents: dict[str, bytes] = field(default_factory=dict)
+    # path → where it redirects (302)
+    redirects: dict[str, str] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     port: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -112,6 +114,11 @@ class Feed:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 path = self.path.lstrip("/")
                 feed.requests.append(path)
+                if path in feed.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", feed.redirects[path])
+                    self.end_headers()
+                    return
                 body = feed.documents.get(path)
                 if body is None:
                     self.send_response(404)

@@ -13,9 +13,9 @@ import logging
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import caldav
 import requests
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
 MAX_FEED_BYTES = 20 * 1024 * 1024
+MAX_REDIRECTS = 5
 
 
 class CalendarError(Exception):
@@ -176,28 +177,49 @@ def _bytes(data: str | bytes) -> bytes:
 
 
 def read_feed(source: Source, known_tag: str | None) -> Read:
-    """An ICS feed, conditionally on its ETag (None documents: 304 Not Modified)."""
-    check_host(source)
+    """An ICS feed, conditionally on its ETag (None documents: 304 Not Modified).
+
+    Redirects are followed by hand, each address checked like the first (a
+    public feed may not redirect into our own network); the credentials go
+    to the feed's own host only.
+    """
     headers = {"Accept": "text/calendar"}
     if known_tag:
         headers["If-None-Match"] = known_tag
-    auth = (source.username, source.password or "") if source.username else None
-    with (
-        _translated(),
-        requests.get(
-            source.url, headers=headers, auth=auth, timeout=TIMEOUT_SECONDS, stream=True
-        ) as response,
-    ):
-        if response.status_code == 304:
-            return Read(known_tag, None)
-        if response.status_code in (401, 403):
-            raise AuthFailed(N_("The server refused access to this feed."))
-        if response.status_code != 200:
-            raise Unreachable(N_("The feed did not answer with a calendar."))
-        body = response.raw.read(MAX_FEED_BYTES + 1, decode_content=True)
-        if len(body) > MAX_FEED_BYTES:
-            raise NotACalendarServer(N_("The feed is larger than 20 MB."))
-        return Read(response.headers.get("ETag"), [body])
+    url = source.url
+    for _ in range(MAX_REDIRECTS + 1):
+        check_host(replace(source, url=url))
+        same_host = urlsplit(url).hostname == urlsplit(source.url).hostname
+        auth = (source.username, source.password or "") if source.username and same_host else None
+        with (
+            _translated(),
+            requests.get(
+                url,
+                headers=headers,
+                auth=auth,
+                timeout=TIMEOUT_SECONDS,
+                stream=True,
+                allow_redirects=False,
+            ) as response,
+        ):
+            if response.is_redirect:
+                url = normalise_url(urljoin(url, response.headers["Location"]))
+                continue
+            return _feed_answer(response, known_tag)
+    raise Unreachable(N_("The feed redirects too many times."))
+
+
+def _feed_answer(response: requests.Response, known_tag: str | None) -> Read:
+    if response.status_code == 304:
+        return Read(known_tag, None)
+    if response.status_code in (401, 403):
+        raise AuthFailed(N_("The server refused access to this feed."))
+    if response.status_code != 200:
+        raise Unreachable(N_("The feed did not answer with a calendar."))
+    body = response.raw.read(MAX_FEED_BYTES + 1, decode_content=True)
+    if len(body) > MAX_FEED_BYTES:
+        raise NotACalendarServer(N_("The feed is larger than 20 MB."))
+    return Read(response.headers.get("ETag"), [body])
 
 
 def put_event(source: Source, calendar_url: str, uid: str, data: bytes) -> str:

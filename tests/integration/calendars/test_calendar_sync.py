@@ -100,6 +100,18 @@ def test_an_unchanged_source_is_not_read_again(app_ctx, client, seller, feed):
     assert "2027-04-06 10:00" in slot_starts(seller)
 
 
+def test_a_feed_that_redirects_is_followed(app_ctx, client, seller, feed):
+    feed.documents["calendar/weekly.ics"] = WEEKLY
+    feed.redirects["old.ics"] = "/calendar/weekly.ics"
+    feed.redirects["loop.ics"] = "/loop.ics"
+    connection = connect(client, seller, kind="ics", url=feed.url("old.ics")).get_json()
+    assert "busy time" in sync(connection["id"])
+    assert "2027-03-16 10:00" not in slot_starts(seller)
+    looping = connect(client, seller, kind="ics", url=feed.url("loop.ics"))
+    assert looping.status_code == 422
+    assert looping.get_json()["error"]["fields"]["url"] == ["The feed redirects too many times."]
+
+
 def test_a_claim_of_a_busy_time_is_refused_in_its_transaction(app_ctx, client, seller, feed):
     feed.documents["weekly.ics"] = WEEKLY
     connection = connect(client, seller, kind="ics", url=feed.url("weekly.ics")).get_json()
