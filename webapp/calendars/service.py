@@ -63,13 +63,13 @@ def connect(session: Session, freelancer_id: int, data: dict[str, Any]) -> Calen
     first receives bookings unless another calendar already does. ICS: the
     feed is read once and must parse. `Refused` (nothing written) otherwise.
     """
-    count = session.scalar(
+    one_too_many = session.scalar(
         select(CalendarConnection.id)
         .where(CalendarConnection.freelancer_id == freelancer_id)
         .offset(MAX_CONNECTIONS - 1)
         .limit(1)
     )
-    if count is not None:
+    if one_too_many is not None:
         raise Refused({"url": [N_("At most 10 calendar connections.")]})
     try:
         url = remote.normalise_url(data["url"])
