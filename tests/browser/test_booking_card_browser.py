@@ -83,7 +83,12 @@ def book(live_server: LiveServer, who: dict[str, Any], hours: int, card: str, lo
         json={
             "offering_id": who["offering_id"],
             "start": start.isoformat(),
-            "client": {"name": "Alex", "email": "alex@example.test", "locale": locale},
+            "client": {
+                "name": "Alex",
+                "email": "alex@example.test",
+                "locale": locale,
+                "timezone": "Europe/Paris",
+            },
         },
     )
     assert created.status_code == 201, created.get_json()
@@ -212,4 +217,37 @@ def test_a_late_cancelled_hold_shows_the_fee_and_the_release(page, live_server, 
     )
     assert released in summary, summary
     artifact(f"booking-cancelled-{lang}", page)
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_a_reschedule_keeps_the_hold_and_says_so(page, live_server, artifact, lang):
+    # given a €90 hold three days away
+    who = seller(live_server, f"move-{lang}")
+    booking_id, token = book(live_server, who, 72, "pm_card_visa", lang)
+    before = booking_row(live_server, booking_id).start_at
+    # when the client moves it to another free time on the manage page
+    page.goto(f"{live_server.url}/b/{booking_id}/manage?token={token}&lang={lang}")
+    page.locator("#reschedule-open").click()
+    page.locator("#days button.day").nth(4).click()  # a later day: still free to cancel
+    page.locator("#times button.slot").nth(2).click()
+    page.locator("#reschedule-submit").click()
+    page.wait_for_function(
+        "document.querySelector('#manage-status') === null || document.readyState === 'complete'"
+    )
+    page.wait_for_load_state("networkidle")
+    # then the booking moved, its money did not: still held, charged after the session
+    row = booking_row(live_server, booking_id)
+    assert row.start_at != before and row.reschedule_count == 1
+    assert row.payment_state == "secured"
+    summary = page.locator("dl.summary").inner_text()
+    held = "Held on your card (not charged yet)" if lang == "en" else "Empreinte sur votre carte"
+    amount = "€90.00" if lang == "en" else "90,00\u00a0€"
+    assert held in summary and amount in summary, summary
+    later = "Charged after the session" if lang == "en" else "Débité après la séance"
+    assert later in summary
+    assert (
+        "Fee kept: €0.00" if lang == "en" else "Frais retenus\u00a0: 0,00\u00a0€"
+    ) in page.locator("ul.cancel-amounts").inner_text()
+    artifact(f"booking-rescheduled-{lang}", page)
     assert page.errors == []
