@@ -207,8 +207,8 @@ def test_a_late_cancelled_hold_shows_the_fee_and_the_release(page, live_server, 
         assert "Empreinte levée (jamais débitée)\u00a0: 45,00\u00a0€" in text
     artifact(f"booking-cancel-quote-{lang}", page)
     page.locator("#cancel-open").click()
-    page.locator("#cancel-submit").click()
-    page.wait_for_load_state("networkidle")
+    with page.expect_navigation():  # the page reloads once the booking is cancelled
+        page.locator("#cancel-submit").click()
     page.locator("dl.summary").wait_for()
     summary = page.locator("dl.summary").inner_text()
     assert ("€45.00" if lang == "en" else "45,00\u00a0€") in summary
