@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -254,6 +254,14 @@ def test_overdue_b2b_invoice_gets_penalties_on_a_separate_invoice(
     )
     assert "L441-10" in text and "D441-5" in text and "40,00 €" in text
     assert number in text and "Bob SAS" in text
+    # issue 11: the penalty invoice is a debit note, out of VAT scope, due on the deadline
+    assert penalty.kind == "debit_note" and penalty.total_vat_minor == 0
+    assert penalty.mentions["original"]["number"] == number
+    deadline = date.fromisoformat(penalty.mentions["deadline"])
+    assert penalty.due_date == deadline and (deadline - penalty.issue_date).days == 10
+    # each period's rate is printed; nothing says a registered letter was sent
+    assert "Intérêts du" in text and "au taux de" in text
+    assert "recommandée" not in text and "Adressée par courriel" in text
     # no penalty invoice chases itself
     run_due(app, j0 + timedelta(days=200))
     assert db_session.scalar(select(func.count(DunningCase.id))) == 1
@@ -395,3 +403,147 @@ def test_settings_page_saves_the_escalation_and_refuses_an_impossible_plan(
     assert saved["retry_days"] == [2, 4]
     assert saved["call_threshold_minor"] == 500_00
     assert saved["signature"] == "accounts_department"
+
+
+# --- issue 11: the registered letter and the case's documents through the API -------
+
+
+def _overdue_case(app, db_session, freelancer, *, business=True):
+    from datetime import UTC, datetime, time
+
+    from billing.db import utcnow
+    from webapp.accounts.models import Freelancer
+    from webapp.extensions import db
+    from webapp.invoices.issue import issue_unpaid, priced_line
+
+    with app.app_context():
+        f = db.session.get(Freelancer, freelancer["id"])
+        buyer = (
+            invoicing.Party(
+                "Bob",
+                "Bob SAS",
+                "73282932000074",
+                "1 rue X, Lyon",
+                "bob@example.test",
+                True,
+                siren="732829320",
+            )
+            if business
+            else invoicing.Party("Ana", "", "", "2 rue Y, Paris", "ana@example.test", False)
+        )
+        invoice = issue_unpaid(
+            db.session,
+            freelancer=f,
+            lines=[priced_line(f, "Audit", 2000_00)],
+            buyer=buyer,
+            service_date=utcnow().date(),
+            source_type="manual",
+            source_id="9",
+            now=utcnow() - timedelta(days=40),
+        )
+        db.session.commit()
+        due = invoice.due_date
+    j0 = datetime.combine(due + timedelta(days=1), time(), tzinfo=UTC)
+    run_due(app, j0)
+    run_due(app, j0 + timedelta(days=30))
+    case, _steps, _emails = snapshot(db_session)
+    return case
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"sent_on": "2026-01-05"}, "number"),
+        ({"number": "1A 234 567 8901 2"}, "sent_on"),
+        ({"number": "X", "sent_on": "2026-01-05", "received_on": "2026-01-04"}, "received_on"),
+        ({"number": "X", "sent_on": "2999-01-05"}, "sent_on"),
+        ({"not_sent": True, "number": "X"}, "number"),
+        ({"number": "X", "sent_on": "not a date"}, "sent_on"),
+        ({"number": "X" * 41, "sent_on": "2026-01-05"}, "number"),
+    ],
+)
+def test_registered_letter_bad_input_is_422(app, client, db_session, freelancer, body, field):
+    case = _overdue_case(app, db_session, freelancer)
+    url = f"/api/v1/dunning/cases/{case.id}/registered-letter"
+    answer = client.post(url, json=body, headers=freelancer["headers"])
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["error"]["fields"]
+
+
+def test_the_letter_states_only_the_registered_letter_recorded(
+    app, client, db_session, freelancer, tmp_path
+):
+    case = _overdue_case(app, db_session, freelancer)
+    headers = freelancer["headers"]
+    base = f"/api/v1/dunning/cases/{case.id}"
+    before = client.get(f"{base}/formal-notice.pdf", headers=headers)
+    assert before.status_code == 200 and before.mimetype == "application/pdf"
+    text = _text(before.data, tmp_path / "before.pdf")
+    assert "recommandée" not in text and "Adressée par courriel" in text
+    # when the freelancer records the letter and its receipt
+    recorded = client.post(
+        f"{base}/registered-letter",
+        json={"number": "1A 234 567 8901 2", "sent_on": "2026-11-02", "received_on": "2026-11-04"},
+        headers=headers,
+    )
+    assert recorded.status_code == 200, recorded.get_json()
+    assert recorded.get_json()["registered_letter"]["number"] == "1A 234 567 8901 2"
+    actions = [e["action"] for e in recorded.get_json()["timeline"]]
+    assert "dunning_registered_letter_recorded" in actions
+    after = _text(client.get(f"{base}/formal-notice.pdf", headers=headers).data, tmp_path / "a.pdf")
+    assert "Lettre recommandée avec demande d’avis de réception n° 1A 234 567 8901 2" in after
+    assert "envoyée le 2 novembre 2026" in after
+    # the pack carries the AR proof, the guide for a business debtor, words not codes
+    pack = client.get(f"{base}/recourse-pack.pdf", headers=headers)
+    assert pack.status_code == 200
+    text = _text(pack.data, tmp_path / "pack.pdf", artefact="recourse_pack_b2b")
+    assert "Avis de réception signé le 4 novembre 2026" in text
+    assert "tribunal de commerce" in text and "Cerfa n° 12946" in text
+    assert "art. 1406 du Code de procédure civile" in text
+    assert "SIREN 732829320" in text and "Représenté par Bob" in text
+    assert "Copies des relances envoyées" in text and "relance amiable" in text.lower()
+    assert "Note de débit" in text and "Facture" in text
+    for code in ("generic_decline", "task_open", "system", "UTC"):
+        assert code not in text, code
+
+
+def test_consumer_letter_has_no_L441_10_nor_collection_costs_CPCE_L111_8(
+    app, client, db_session, freelancer, tmp_path
+):
+    case = _overdue_case(app, db_session, freelancer, business=False)
+    base = f"/api/v1/dunning/cases/{case.id}"
+    letter = client.get(f"{base}/formal-notice.pdf", headers=freelancer["headers"])
+    text = _text(letter.data, tmp_path / "consumer.pdf")
+    assert "1231-6" in text and "taux légal" in text
+    assert "L441-10" not in text and "40 €" not in text and "à votre charge" not in text
+    pack = client.get(f"{base}/recourse-pack.pdf", headers=freelancer["headers"])
+    text = _text(pack.data, tmp_path / "consumer-pack.pdf")
+    assert "tribunal judiciaire" in text and "Cerfa n° 12948" in text
+    assert "petites créances" in text  # 2 000 € ≤ 5 000 €, a consumer
+
+
+def test_case_documents_of_another_freelancer_are_404(
+    app, client, db_session, freelancer, make_freelancer
+):
+    case = _overdue_case(app, db_session, freelancer)
+    intruder = make_freelancer()
+    for path in ("formal-notice.pdf", "recourse-pack.pdf"):
+        got = client.get(f"/api/v1/dunning/cases/{case.id}/{path}", headers=intruder["headers"])
+        assert got.status_code == 404
+    posted = client.post(
+        f"/api/v1/dunning/cases/{case.id}/registered-letter",
+        json={"not_sent": True},
+        headers=intruder["headers"],
+    )
+    assert posted.status_code == 404
+
+
+def _text(data: bytes, path, artefact: str | None = None) -> str:
+    path.write_bytes(data)
+    if artefact:
+        ARTIFACTS.mkdir(exist_ok=True)
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "60", str(path), str(ARTIFACTS / artefact)], check=True
+        )
+    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
+    return " ".join(out.stdout.replace("\u202f", " ").replace("\xa0", " ").split())

@@ -8,14 +8,16 @@ from sqlalchemy import select
 
 from billing import events
 from billing.db import utcnow
+from billing.dunning import rates
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
 from billing.dunning.schedule import InvalidConfig
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
-from webapp.dunning import cases, pay
+from webapp.dunning import cases, documents, pay, registered_letter
 from webapp.dunning.pause import notify_freelancer_of_pause
+from webapp.dunning.registered_letter import RegisteredLetterSchema
 from webapp.dunning.schemas import (
     CaseSchema,
     DisputeSchema,
@@ -284,3 +286,58 @@ def _client_pause(token: str, **kwargs) -> object:
     notify_freelancer_of_pause(db.session, case)
     db.session.commit()
     return jsonify({"status": case.status, "pause_kind": case.pause_kind})
+
+
+# --- the case's documents (issue 11) ------------------------------------------------
+
+
+@bp.post("/dunning/cases/<int:case_id>/registered-letter")
+@documented(
+    "Record the registered letter: number, sent_on, received_on (or not_sent)",
+    body=RegisteredLetterSchema,
+    response=CaseSchema,
+)
+@token_required
+def record_registered_letter(case_id: int):
+    data = RegisteredLetterSchema().load(json_body())
+    return _act(
+        case_id, lambda case, actor: registered_letter.record(db.session, case, data, actor=actor)
+    )
+
+
+def _pdf(data: bytes, name: str):
+    from flask import Response
+
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@bp.get("/dunning/cases/<int:case_id>/formal-notice.pdf")
+@documented("The mise en demeure as a PDF (application/pdf)", response={"type": "string"})
+@token_required
+def get_formal_notice_pdf(case_id: int):
+    case = _case(case_id)
+    try:
+        body = documents.formal_notice(db.session, case, now=utcnow())
+    except rates.MissingRate as exc:
+        raise ApiError(409, str(exc), code="rates_missing") from None
+    return _pdf(body, f"mise-en-demeure-{case.id}.pdf")
+
+
+@bp.get("/dunning/cases/<int:case_id>/recourse-pack.pdf")
+@documented("The recourse pack as one PDF (application/pdf)", response={"type": "string"})
+@token_required
+def get_recourse_pack_pdf(case_id: int):
+    case = _case(case_id)
+    try:
+        body = documents.recourse_pack(db.session, case, now=utcnow())
+    except rates.MissingRate as exc:
+        raise ApiError(409, str(exc), code="rates_missing") from None
+    db.session.commit()  # an older invoice's first stored rendering is kept
+    return _pdf(body, f"dossier-recouvrement-{case.id}.pdf")

@@ -4,8 +4,9 @@ a day, and the separate penalty invoice issued with the formal notice.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -21,7 +22,8 @@ from billing.dunning.schedule import (
     FORMAL_NOTICE,
 )
 from billing.invoicing import service as invoicing
-from billing.invoicing.models import Invoice
+from billing.invoicing.models import KIND_DEBIT_NOTE, Invoice
+from billing.typography import Formatter
 from webapp.accounts.models import Freelancer
 from webapp.dunning.cases import PENALTY_SOURCE, invoice_of
 
@@ -129,41 +131,67 @@ def penalties_for(
     return result, rate
 
 
-_PARTY_FIELDS = ("name", "legal_name", "siret", "address", "email", "is_business", "vat_number")
+_PARTY_FIELDS = (
+    "name",
+    "legal_name",
+    "siret",
+    "address",
+    "email",
+    "is_business",
+    "vat_number",
+    "siren",
+    "postal_address",
+)
 
 
 def _party(buyer: dict) -> invoicing.Party:
     """The penalty invoice bills whoever the unpaid invoice billed."""
-    return invoicing.Party(**{k: buyer.get(k) for k in _PARTY_FIELDS})
+    values = {k: buyer.get(k) for k in _PARTY_FIELDS}
+    values["siren"] = values["siren"] or ""
+    return invoicing.Party(**values)
 
 
 def bill_penalties(session: Session, case: DunningCase, *, now: datetime) -> Invoice | None:
-    """The separate penalty invoice (never an edit of the issued one), once per case."""
+    """The penalty debit note (never an edit of the issued invoice), once per case: out of
+    VAT scope, without a penalty clause of its own, due on the formal notice's deadline."""
     if case.penalty_invoice_id is not None:
         return invoicing.get_invoice(session, case.freelancer_id, case.penalty_invoice_id)
     invoice = invoice_of(session, case)
     if invoice is None:
         return None
-    result, _rate = penalties_for(session, case, now.date(), formal_notice_date=now.date())
+    freelancer = session.get(Freelancer, case.freelancer_id)
+    assert freelancer is not None
+    today = now.astimezone(ZoneInfo(freelancer.timezone)).date()
+    result, _rate = penalties_for(session, case, today, formal_notice_date=today)
     if result.total_minor <= 0:
         return None
     from webapp.invoices.issue import issue_or_report, issue_unpaid
 
-    freelancer = session.get(Freelancer, case.freelancer_id)
-    assert freelancer is not None
+    deadline = today + timedelta(
+        days=engine.config_for(session, case.freelancer_id).final_deadline_days
+    )
+    fmt = Formatter(case.locale, case.currency, freelancer.timezone)
     lines = []
     with force_locale(case.locale):
-        # Penalties and the indemnity are not subject to VAT (not the price of a service).
-        if result.interest_minor:
+        # Penalties and the indemnity are not subject to VAT (not the price of a service):
+        # one line per period, each at its half-year's rate.
+        for segment in result.segments:
+            if not segment.interest_minor:
+                continue
             lines.append(
                 invoicing.Line(
                     _(
-                        "Late-payment interest, invoice %(number)s (%(days)s days)",
+                        "Late-payment interest, invoice %(number)s, %(first)s – %(last)s "
+                        "(%(days)s days on %(balance)s at %(rate)s)",
                         number=invoice.number,
-                        days=result.days_late,
+                        first=fmt.date(segment.first_day),
+                        last=fmt.date(segment.last_day),
+                        days=segment.days,
+                        balance=fmt.money(segment.balance_minor),
+                        rate=fmt.rate(segment.rate_bp),
                     ),
                     1,
-                    result.interest_minor,
+                    segment.interest_minor,
                     0,
                 )
             )
@@ -193,6 +221,14 @@ def bill_penalties(session: Session, case: DunningCase, *, now: datetime) -> Inv
             locale=case.locale,
             currency=case.currency,
             now=now,
+            kind=KIND_DEBIT_NOTE,
+            extra_mentions={
+                "original": {
+                    "number": invoice.number,
+                    "issue_date": invoice.issue_date.isoformat(),
+                }
+            },
+            due_date=deadline,
         ),
         lambda error: engine.record(
             session,

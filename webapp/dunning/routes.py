@@ -111,6 +111,34 @@ def act(case_id: int, action: str):
     return redirect(url_for("dunning.case_page", case_id=case_id)), 303
 
 
+@bp.post("/cases/<int:case_id>/registered-letter")
+@login_required
+def record_registered_letter(case_id: int):
+    """The freelancer records the registered letter (or that none was posted)."""
+    from marshmallow import ValidationError
+
+    from webapp.dunning import registered_letter
+
+    _case(case_id)
+    try:
+        data = registered_letter.RegisteredLetterSchema().load(
+            registered_letter.from_form(request.form.to_dict())
+        )
+    except ValidationError as exc:
+        flash(
+            _(
+                "Not recorded: %(why)s",
+                why="; ".join(f"{k}: {v[0]}" for k, v in exc.messages.items()),
+            )
+        )
+        return redirect(url_for("dunning.case_page", case_id=case_id)), 303
+    case = lock(db.session, DunningCase, case_id)
+    registered_letter.record(db.session, case, data, actor=events.freelancer_actor(current_user.id))
+    db.session.commit()
+    flash(_("Registered letter recorded."))
+    return redirect(url_for("dunning.case_page", case_id=case_id)), 303
+
+
 @bp.get("/cases/<int:case_id>/mise-en-demeure.pdf")
 @login_required
 def formal_notice_pdf(case_id: int):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import string
+from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -63,7 +65,12 @@ def letter_for(
     assert freelancer is not None
     invoice = invoice_of(session, case)
     step = engine.steps_of(session, case.id).get(FORMAL_NOTICE)
-    letter_date = step.done_at.date() if step and step.outcome == "sent" else as_of
+    # The letter's date is a local date where the freelancer works (never UTC's).
+    letter_date = (
+        step.done_at.astimezone(ZoneInfo(freelancer.timezone)).date()
+        if step and step.outcome == "sent"
+        else as_of
+    )
     result, rate = penalties_for(session, case, letter_date, formal_notice_date=letter_date)
     buyer = (
         invoice.buyer
@@ -87,6 +94,8 @@ def letter_for(
             "email": freelancer.email,
             "iban": freelancer.iban,
             "bic": freelancer.bic,
+            "legal_form": freelancer.legal_form,
+            "vat_number": freelancer.vat_number,
         },
         debtor={
             "name": buyer.get("name", ""),
@@ -94,6 +103,8 @@ def letter_for(
             "address": buyer.get("address", ""),
             "email": buyer.get("email", ""),
             "is_business": bool(buyer.get("is_business")),
+            "siren": buyer.get("siren") or (buyer.get("siret") or "")[:9],
+            "vat_number": buyer.get("vat_number") or "",
         },
         invoice_number=invoice.number if invoice else "—",
         issue_date=invoice.issue_date if invoice else case.anchor_at.date(),
@@ -106,7 +117,21 @@ def letter_for(
         deadline=letter_date + timedelta(days=config.final_deadline_days),
         pay_link=pay_link(case),
         signature=signed,
+        registered_letter=case.registered_letter,
+        timezone=freelancer.timezone,
+        creditor_identity=tuple(creditor_identity(freelancer, case.locale, case.currency)),
     )
+
+
+def creditor_identity(freelancer: Freelancer, locale: str, currency: str) -> list[str]:
+    """The creditor's legal identity lines, worded as on its invoices."""
+    from billing.invoicing.pdf import identity_lines
+    from billing.invoicing.pdf_labels import LABELS as INVOICE_LABELS
+    from webapp.invoices.identity import seller_party
+
+    lang = locale if locale in INVOICE_LABELS else "fr"
+    seller = asdict(seller_party(freelancer))
+    return identity_lines(seller, INVOICE_LABELS[lang], letters.Formatter(lang, currency))
 
 
 def _custom_text(
@@ -181,7 +206,7 @@ def send_step_email(
         "signature": signed,
     }
     custom = _custom_text(config, step, case.locale, values)
-    send_email(
+    sent = send_email(
         session,
         to=case.client_email,
         subject=custom.get("subject") or subject,
@@ -222,6 +247,8 @@ def send_step_email(
         title=subject,
     )
     data: dict[str, Any] = {
+        # The recourse pack copies the reminders from their e-mails.
+        "email_id": sent.id,
         "to": case.client_email,
         "amount_due_minor": due,
         "penalties_minor": result.total_minor,

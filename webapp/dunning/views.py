@@ -63,6 +63,7 @@ def dump_case(
             else None
         ),
         "hard_decline": case.hard_decline,
+        "registered_letter": case.registered_letter,
         "penalties": (
             {
                 "interest_minor": result.interest_minor,
