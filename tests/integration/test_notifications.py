@@ -399,8 +399,9 @@ def test_a_paid_question_tells_the_freelancer_and_its_answer_sends_a_receipt(
     )
 
 
+@pytest.mark.parametrize("paid_by", ["transfer", "link"])
 def test_a_failed_charge_opens_recovery_and_each_step_and_the_payment_are_told(
-    app, client, make_freelancer, sdk, inbox
+    app, client, make_freelancer, sdk, inbox, paid_by
 ):
     from billing.dunning.models import DunningCase
     from billing.invoicing import service as invoicing
@@ -418,18 +419,35 @@ def test_a_failed_charge_opens_recovery_and_each_step_and_the_payment_are_told(
     assert any(s.startswith("Impayé : relance lancée pour 1 200,00 €") for s in mine), mine
     assert any(s.startswith("Relance envoyée à") for s in mine), mine
     assert any("F20" in str(m["Subject"]) for m in inbox.to("client@example.test"))
-    # when the client pays by transfer
     with app.app_context():
         case = db.session.scalars(select(DunningCase)).one()
-        invoicing.record_payment(
-            db.session,
-            case.invoice_id,
-            amount_minor=1200_00,
-            method="transfer",
-            paid_at=utcnow(),
-            reference="VIR 42",
-        )
-        db.session.commit()
+        number = db.session.get(Invoice, case.invoice_id).number
+    if paid_by == "transfer":
+        # when the client pays by transfer
+        with app.app_context():
+            invoicing.record_payment(
+                db.session,
+                case.invoice_id,
+                amount_minor=1200_00,
+                method="transfer",
+                paid_at=utcnow(),
+                reference="VIR 42",
+            )
+            db.session.commit()
+    else:
+        # when the client pays with a new card through the e-mail's link
+        notice = next(m for m in inbox.to("client@example.test") if "F20" in m["Subject"])
+        token = re.search(r"/pay/(pay_[A-Za-z0-9_\-]+)", body_of(notice)).group(1)
+        data = client.get(f"/api/v1/public/pay/{token}").get_json()
+        seti = data["setup_intent_client_secret"].split("_secret_")[0]
+        sdk.v1.setup_intents.confirm(seti, params={"payment_method": "pm_card_visa"})
+        assert client.post(f"/api/v1/public/pay/{token}/confirm", json={}).get_json() == {
+            "status": "paid"
+        }
+        # then the client has a receipt for it, with the case's invoice attached
+        receipt = next(m for m in inbox.to("client@example.test") if "Reçu" in m["Subject"])
+        assert "1 200,00 €" in str(receipt["Subject"])
+        assert attachment_names(receipt) == [f"{number}.pdf"]
     # then the freelancer is told it is recovered
     assert any(
         s.startswith("Recouvré : 1 200,00 € payé") for s in subjects(inbox.to(freelancer["email"]))

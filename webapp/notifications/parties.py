@@ -57,5 +57,28 @@ def client_of(session: Session, subject_type: str, subject_id: str) -> Client | 
 
 
 def client_of_payment(session: Session, payment: Payment) -> Client | None:
-    """The client who paid (or failed to pay) `payment`."""
+    """The client who paid (or failed to pay) `payment`.
+
+    A recovery payment (the pay link, a retry) is charged on the original
+    subject; its client is the dunning case's, whose address and language
+    the case's e-mails already use.
+    """
+    from sqlalchemy import select
+
+    from billing.dunning.models import DunningCase
+    from webapp.dunning.cases import LINK_PURPOSE, RETRY_PURPOSE
+
+    if payment.purpose in (LINK_PURPOSE, RETRY_PURPOSE):
+        case = session.scalar(
+            select(DunningCase)
+            .where(
+                DunningCase.freelancer_id == payment.freelancer_id,
+                DunningCase.subject_type == payment.subject_type,
+                DunningCase.subject_id == payment.subject_id,
+            )
+            .order_by(DunningCase.id.desc())
+            .limit(1)
+        )
+        if case is not None:
+            return client_of(session, "dunning_case", str(case.id))
     return client_of(session, payment.subject_type, payment.subject_id)
