@@ -3,6 +3,7 @@ acceptance with deposit, milestones, the due runner, idempotency and tenant isol
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -539,3 +540,63 @@ def test_freelancer_pages_are_scoped(client, make_freelancer, make_quote):
     assert client.get("/quotes").status_code == 200
     assert client.get(f"/quotes/{quote['id']}").status_code == 404
     assert client.get(f"/quotes/{quote['id']}/edit").status_code == 404
+
+
+# --- issue 11: the quote document and its milestone invoices ------------------------
+
+
+def _pdf_text(data: bytes, tmp_path, name: str) -> str:
+    import subprocess
+
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
+    return " ".join(out.stdout.replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+def test_quote_number_and_L221_5_withdrawal_form_for_a_consumer(client, make_quote, tmp_path):
+    consumer = {"name": "Claire Client", "email": "claire@example.test"}
+    quote = make_quote(client=consumer, valid_until="2027-01-01")
+    text = _pdf_text(client.get(f"/q/{quote['public_token']}/pdf").data, tmp_path, "consumer")
+    assert re.search(r"Devis n° D20\d\d-0001 du \d", text), text[:300]
+    assert "Valable jusqu’au 1er janvier 2027" in text
+    assert "Droit de rétractation" in text and "L221-18" in text
+    assert "Formulaire type de rétractation" in text
+    assert "1231-6" in text and "L441-10" not in text and "40 EUR" not in text
+    assert "Marie Dupont EI" in text and "Entrepreneur individuel (EI)" in text
+
+
+def test_business_quote_has_the_L441_10_clauses_and_no_withdrawal(client, make_quote, tmp_path):
+    first = make_quote()
+    second = make_quote()
+    assert (first["number"], second["number"]) != (None, None)
+    text = _pdf_text(client.get(f"/q/{second['public_token']}/pdf").data, tmp_path, "b2b")
+    assert re.search(r"Devis n° D20\d\d-0002", text)
+    assert "L441-10" in text and "D441-5" in text and "SIREN 552032534" in text
+    assert "Droit de rétractation" not in text
+
+
+def test_CGI_289_milestones_are_deposit_invoices_then_a_final_that_deducts_them(
+    app, client, gateway, accepted, freelancer
+):
+    for milestone in accepted["milestones"][1:]:
+        deliver(client, freelancer, milestone["id"])
+        with app.app_context():
+            mail = db.session.scalars(
+                select(OutboundEmail).order_by(OutboundEmail.id.desc())
+            ).first()
+            token = mail.body_text.split("/milestones/")[1].split()[0]
+        approved = client.post(
+            f"/api/v1/public/milestones/{milestone['id']}/approve", json={"token": token}
+        )
+        assert approved.status_code == 200, approved.get_json()
+        run_due(app, utcnow())
+    listed = client.get("/api/v1/invoices", headers=freelancer["headers"]).get_json()["invoices"]
+    kinds = sorted((i["number"], i["kind"]) for i in listed)
+    assert [k for _, k in kinds] == ["deposit", "deposit", "final"], kinds
+    final = next(i for i in listed if i["kind"] == "final")
+    detail = client.get(f"/api/v1/invoices/{final['id']}", headers=freelancer["headers"])
+    mentions = detail.get_json()["mentions"]
+    assert mentions["quote"]["total_minor"] == 100_000
+    assert [d["number"] for d in mentions["deposits"]] == [n for n, k in kinds if k == "deposit"]
+    assert "Design et intégration" in detail.get_json()["lines"][0]["description"]

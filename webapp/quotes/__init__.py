@@ -17,6 +17,30 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(public_bp)
     app.jinja_env.filters["minor"] = format_minor
+    app.jinja_env.filters["iso_day"] = format_iso_day
+    app.jinja_env.filters["rate_bp"] = format_rate_bp
+
+
+def _formatter():  # noqa: ANN202
+    from flask_babel import get_locale
+
+    from billing.typography import Formatter
+
+    return Formatter(str(get_locale() or "fr")[:2], "eur")
+
+
+def format_iso_day(value: str | None) -> str:
+    """`"2026-12-01"` → `1er décembre 2026` / `1 December 2026` in the page's language."""
+    from datetime import date
+
+    if not value:
+        return ""
+    return _formatter().date(date.fromisoformat(str(value)[:10]))
+
+
+def format_rate_bp(value: int | None) -> str:
+    """`2000` → `20 %`, `550` → `5,5 %` (babel, the page's language)."""
+    return "" if value is None else _formatter().rate(int(value))
 
 
 def format_minor(amount_minor: int, currency: str) -> str:

@@ -38,6 +38,9 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+ADDRESS_KEYS = ("line1", "postal_code", "city", "country")
+
+
 def _to_minor(text: str, currency: str) -> int | str:
     """`1 200,50` → 120050 for EUR; anything unreadable is passed on for the schema to refuse."""
     minor = parse_major(text, currency)
@@ -55,11 +58,17 @@ def form_to_payload(form: dict[str, str], currency: str) -> dict[str, Any]:
             "siret": form.get("client_siret", ""),
             "address": form.get("client_address", ""),
             "is_business": form.get("client_is_business") == "on",
+            "siren": form.get("client_siren", ""),
+            "vat_number": form.get("client_vat_number", ""),
         },
         "terms": form.get("terms", ""),
         "lines": [],
         "milestones": [],
     }
+    address = {k: form.get(f"client_{k}", "").strip() for k in ADDRESS_KEYS}
+    if address["line1"] or address["city"] or address["postal_code"]:
+        address["country"] = (address["country"] or "FR").upper()
+        payload["client"]["postal_address"] = address
     if form.get("currency"):
         payload["currency"] = form["currency"]
     if form.get("valid_until"):
@@ -106,7 +115,15 @@ def quote_to_form(content: dict[str, Any]) -> dict[str, str]:
         "terms": content["terms"],
         "valid_until": content["valid_until"],
         "auto_approve_days": str(content["auto_approve_days"]),
-        **{f"client_{k}": v for k, v in content["client"].items() if k != "is_business"},
+        **{
+            f"client_{k}": v or ""
+            for k, v in content["client"].items()
+            if k not in ("is_business", "postal_address")
+        },
+        **{
+            f"client_{k}": (content["client"].get("postal_address") or {}).get(k, "")
+            for k in ADDRESS_KEYS
+        },
     }
     if content["client"]["is_business"]:
         form["client_is_business"] = "on"

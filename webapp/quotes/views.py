@@ -74,9 +74,15 @@ def version_json(version: QuoteVersion) -> dict[str, Any]:
 def quote_summary(quote: Quote) -> dict[str, Any]:
     return {
         "id": quote.id,
+        "number": quote.number,
         "title": quote.title,
         "status": quote.status,
-        "client": {"name": quote.client_name, "email": quote.client_email},
+        "client": {
+            "name": quote.client_name,
+            "email": quote.client_email,
+            "is_business": quote.client_is_business,
+            **{k: v for k, v in (quote.client_details or {}).items() if v},
+        },
         "total_minor": quote.total_minor,
         "amount_minor": quote.total_minor,
         "currency": quote.currency,
@@ -111,8 +117,12 @@ def quote_json(session: Session, quote: Quote) -> dict[str, Any]:
 
 def public_quote_json(session: Session, quote: Quote) -> dict[str, Any]:
     """What the client sees: the exact current version, its state, and the milestones."""
+    from webapp.quotes.numbers import display_number, quote_date
+
     version = lookups.version_of(session, quote)
     return {
+        "number": display_number(quote),
+        "date": quote_date(session, quote).isoformat(),
         "status": quote.status,
         "version": version.number,
         "content_sha256": version.content_sha256,
