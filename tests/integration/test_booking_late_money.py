@@ -103,3 +103,12 @@ def test_money_arriving_after_the_booking_closed_is_refunded_in_full(
     payment = db_session.scalar(select(Payment).where(Payment.subject_id == str(booking_id)))
     assert (payment.amount_captured_minor, payment.amount_refunded_minor) == (10_000, 10_000)
     assert invoice_kinds(db_session, booking_id) == ["credit_note", "invoice"]
+    # and the client is told, once, how much went back to their card
+    from webapp.mail.models import OutboundEmail
+
+    told = db_session.scalars(
+        select(OutboundEmail).where(OutboundEmail.to_addr == booking.client_email)
+    ).all()
+    returned = [e for e in told if "returned" in e.subject or "rendu" in e.subject]
+    assert len(returned) == 1, [e.subject for e in told]
+    assert "100" in returned[0].body_text

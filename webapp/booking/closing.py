@@ -229,6 +229,7 @@ def settle_late(session: Session, booking_id: int, now: datetime) -> str | None:
         return None
     target = booking.settle_target_minor or 0
     gateway = gateway_for(booking.freelancer_id)
+    before = totals(session, booking)
     to_execute = settle(
         session, gateway, booking, target, now=now, actor=events.SYSTEM, reason="paid after closing"
     )
@@ -239,7 +240,7 @@ def settle_late(session: Session, booking_id: int, now: datetime) -> str | None:
     if to_execute:
         execute(session, gateway, to_execute, now)
     t = totals(session, booking)
-    if to_execute:
+    if t.refunded_minor > before.refunded_minor or t.released_minor > before.released_minor:
         emails.send_late_money_returned(session, booking, kept_minor=t.captured_minor)
     return f"booking {booking.id}: late payment settled, {t.captured_minor} kept"
 
