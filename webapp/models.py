@@ -2,6 +2,7 @@
 
 from billing.db import Base
 from billing.dunning.models import DunningCase, DunningRate, DunningSettings, DunningStep
+from billing.facturx.models import EInvoice, SupplierInvoice
 from billing.invoicing.models import Invoice, InvoiceLine, InvoicePayment, InvoiceSequence
 from billing.models import (
     CardSetup,
@@ -42,6 +43,7 @@ __all__ = [
     "DunningRate",
     "DunningSettings",
     "DunningStep",
+    "EInvoice",
     "Event",
     "Freelancer",
     "Invoice",
@@ -62,6 +64,7 @@ __all__ = [
     "QuoteVersion",
     "Refund",
     "StripeAccount",
+    "SupplierInvoice",
     "WebhookEvent",
     "WrittenEvent",
 ]

@@ -19,15 +19,17 @@ from sqlalchemy.orm import Session
 from billing.invoicing.models import Invoice, InvoiceDocument
 
 
-def _render(invoice: Invoice) -> bytes:
-    from billing.invoicing import pdf  # WeasyPrint: imported only when a PDF is made
+def _render(session: Session, invoice: Invoice, *, strict: bool = True) -> bytes:
+    # Factur-X (issue 12): a PDF/A-3 with its checked CII XML embedded; a failing
+    # XML refuses the issue (`billing.facturx.document.EInvoiceRefused`).
+    from billing.facturx import document  # WeasyPrint and Saxon: loaded when a PDF is made
 
-    return pdf.render_pdf(invoice)
+    return document.issued_pdf_bytes(session, invoice, strict=strict)
 
 
-def store(session: Session, invoice: Invoice) -> InvoiceDocument:
+def store(session: Session, invoice: Invoice, *, strict: bool = True) -> InvoiceDocument:
     """Render the issued invoice's PDF and keep it with its SHA-256; flushed."""
-    data = _render(invoice)
+    data = _render(session, invoice, strict=strict)
     document = InvoiceDocument(
         invoice_id=invoice.id, pdf=data, sha256=hashlib.sha256(data).hexdigest()
     )
@@ -42,7 +44,7 @@ def document_of(session: Session, invoice: Invoice) -> InvoiceDocument:
     document = session.scalar(
         select(InvoiceDocument).where(InvoiceDocument.invoice_id == invoice.id)
     )
-    return document if document is not None else store(session, invoice)
+    return document if document is not None else store(session, invoice, strict=False)
 
 
 def issued_pdf(session: Session, invoice: Invoice) -> bytes:
