@@ -472,3 +472,15 @@ def test_the_language_chosen_on_the_quote_page_is_the_clients(app, client, make_
     assert signed.status_code == 200, signed.get_json()
     with app.app_context():
         assert db.session.get(Quote, quote["id"]).client_locale == "en"
+
+
+def test_a_hold_captured_after_the_session_sends_its_receipt_once(flow, app, inbox):
+    f = flow("hold", locale="en")
+    f.save_card()
+    f.confirm()
+    assert not [m for m in inbox.to("camille@example.test") if "Receipt" in m["Subject"]]
+    f.run_due(f.start + timedelta(hours=2))
+    f.run_due(f.start + timedelta(hours=3))  # again: nothing more
+    receipts = [m for m in inbox.to("camille@example.test") if "Receipt" in m["Subject"]]
+    assert len(receipts) == 1 and "€240.00" in str(receipts[0]["Subject"])
+    assert attachment_names(receipts[0]) == [f"{invoice_numbers(app)[0]}.pdf"]
