@@ -12,6 +12,7 @@ FEATURES: list[str] = [
     "webapp.quotes",
     "webapp.messages",
     "webapp.invoices",
+    "webapp.supplier_invoices",
     "webapp.dunning",
     "webapp.notifications",
     # Last: the public page lives at /<slug>, after every fixed path.

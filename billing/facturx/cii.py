@@ -65,9 +65,21 @@ def type_code(invoice: Invoice) -> str:
     return TYPE_CODES.get(invoice.kind, "380")
 
 
+def mentions_of(invoice: Invoice) -> dict[str, Any]:
+    """The invoice's frozen mentions; a credit note takes the VAT treatment and category
+    of the invoice it cancels (it reverses it exactly)."""
+    own = dict(invoice.mentions or {})
+    credited = invoice.credited_invoice if invoice.kind == KIND_CREDIT_NOTE else None
+    if credited is not None:
+        for key in ("category", "reverse_charge", "vat_on_debits"):
+            if key not in own and key in (credited.mentions or {}):
+                own[key] = credited.mentions[key]
+    return own
+
+
 def vat_category(invoice: Invoice, rate_bp: int) -> tuple[str, str, str]:
     """(category, exemption reason, exemption code) of a line at `rate_bp`."""
-    mentions = invoice.mentions or {}
+    mentions = mentions_of(invoice)
     if invoice.kind == KIND_DEBIT_NOTE:
         return "O", LABELS["fr"]["out_of_scope"], OUT_OF_SCOPE_CODE
     if invoice.vat_regime == "franchise":
@@ -166,7 +178,7 @@ def buyer_party(invoice: Invoice) -> dict[str, Any]:
 def notes(invoice: Invoice, penalties: str) -> list[dict[str, str]]:
     """BG-1: the mandatory mentions as coded notes (BR-FR-05), and the BAR treatment."""
     t = LABELS["fr"]
-    mentions = invoice.mentions or {}
+    mentions = mentions_of(invoice)
     out = [
         {"BT-21": "PMD", "BT-22": penalties},
         {"BT-21": "PMT", "BT-22": t["indemnity"] if invoice.recovery_indemnity else NO_INDEMNITY},
@@ -211,7 +223,7 @@ def _price(line: Any, currency: str) -> str:
 def data_dict(invoice: Invoice, identity: list[str]) -> dict[str, Any]:
     """The BT-keyed dictionary `factur-x` turns into the CII XML."""
     cur = invoice.currency
-    mentions = invoice.mentions or {}
+    mentions = mentions_of(invoice)
     deposits = mentions.get("deposits") or []
     prepaid = sum(d["total_incl_vat_minor"] for d in deposits) if invoice.kind == KIND_FINAL else 0
     framework = FRAMEWORK.get(mentions.get("category", "services"), "S")

