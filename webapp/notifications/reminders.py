@@ -8,6 +8,7 @@ e-mail. A booking made inside a reminder's window skips that reminder.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from sqlalchemy import String, and_, cast, exists, select
@@ -17,6 +18,9 @@ from billing.locking import lock
 from webapp.due import DueKind
 from webapp.notifications import service
 from webapp.notifications.models import NoticeSent
+
+if TYPE_CHECKING:
+    from webapp.booking.models import Booking
 
 BATCH = 200
 
@@ -32,8 +36,8 @@ def _kind(hours: int) -> str:
     return f"reminder_{hours}h"
 
 
-def _due_offsets(booking: object, now: datetime, sent: set[str]) -> list[int]:
-    start = booking.start_at  # type: ignore[attr-defined]
+def _due_offsets(booking: Booking, now: datetime, sent: set[str]) -> list[int]:
+    start = booking.start_at
     return [
         hours
         for hours in reminder_hours()
