@@ -60,6 +60,13 @@ class AddressSchema(Schema):
             raise ValidationError(N_("Use a two-letter ISO 3166 country code, e.g. FR."))
 
     @validates_schema
+    def _complete(self, data: dict[str, Any], **_: Any) -> None:
+        # Checked here too: a partial parent load (PATCH /me) makes nested fields optional.
+        missing = [k for k in ("line1", "postal_code", "city", "country") if k not in data]
+        if missing:
+            raise ValidationError({k: [N_("Missing data for required field.")] for k in missing})
+
+    @validates_schema
     def _french_postcode(self, data: dict[str, Any], **_: Any) -> None:
         code = data.get("postal_code", "").strip()
         if data.get("country", "").upper() == "FR" and not (code.isdigit() and len(code) == 5):
@@ -68,11 +75,11 @@ class AddressSchema(Schema):
     @post_load
     def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         return {
-            "line1": data["line1"].strip(),
+            "line1": data.get("line1", "").strip(),
             "line2": data.get("line2", "").strip(),
-            "postal_code": data["postal_code"].strip(),
-            "city": data["city"].strip(),
-            "country": data["country"].upper(),
+            "postal_code": data.get("postal_code", "").strip(),
+            "city": data.get("city", "").strip(),
+            "country": data.get("country", "").upper(),
         }
 
 

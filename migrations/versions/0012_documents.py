@@ -4,7 +4,7 @@ Revision ID: 0012_documents
 Revises: 0011_sessions_tokens
 """
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +29,24 @@ def _empty_json() -> sa.TextClause:
     return sa.text("'{}'")
 
 
+def _defer_foreign_keys() -> None:
+    # SQLite rebuilds a table to change its CHECK constraints (batch mode): dropping the
+    # old copy of a referenced table (freelancer, invoice) must not trip the foreign keys
+    # of the rows pointing at it. pysqlite runs DDL outside a transaction until a first
+    # write: then foreign keys can simply be switched off for this connection (a
+    # NullPool connection, closed after the upgrade); inside a transaction they are
+    # deferred to the commit, when the new copy is in place.
+    bind = op.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    if bind.connection.dbapi_connection.in_transaction:
+        op.execute("PRAGMA defer_foreign_keys = ON")
+    else:
+        op.execute("PRAGMA foreign_keys = OFF")
+
+
 def upgrade() -> None:
+    _defer_foreign_keys()
     with op.batch_alter_table("freelancer") as batch:
         batch.add_column(sa.Column("legal_form", sa.String(10), nullable=False, server_default=""))
         batch.add_column(sa.Column("share_capital_minor", sa.BigInteger(), nullable=True))
@@ -54,7 +71,9 @@ def upgrade() -> None:
             op.f("ck_freelancer_activity"), "activity IN ('services', 'goods', 'mixed')"
         )
 
-    # Existing invoices stay kind `invoice`; penalty invoices become debit notes.
+    # Existing invoices stay kind `invoice` (penalty invoices too: an issued document's
+    # kind is part of what was issued, CGI 289 VII); their PDFs are rendered and kept
+    # on their first download, from their frozen content.
     with op.batch_alter_table("invoice") as batch:
         batch.add_column(
             sa.Column("mentions", sa.JSON(), nullable=False, server_default=_empty_json())
@@ -93,6 +112,8 @@ def upgrade() -> None:
     with op.batch_alter_table("dunning_case") as batch:
         batch.add_column(sa.Column("registered_letter", sa.JSON(), nullable=True))
 
+    _backfill_quotes(op.get_bind())
+
     rate = sa.table(
         "dunning_rate",
         sa.column("kind", sa.String),
@@ -111,9 +132,75 @@ def upgrade() -> None:
             )
 
 
+def _backfill_quotes(conn: sa.Connection) -> None:
+    """Existing quotes: their client's details from the older columns (a SIRET's first nine
+    digits are the SIREN) and a number in the new series, in creation order per freelancer
+    and year; each freelancer's quote series then continues after the last one."""
+    quote = sa.table(
+        "quote",
+        sa.column("id", sa.Integer),
+        sa.column("freelancer_id", sa.Integer),
+        sa.column("created_at", UTCDateTime()),
+        sa.column("client_company", sa.String),
+        sa.column("client_siret", sa.String),
+        sa.column("client_details", sa.JSON),
+        sa.column("number", sa.String),
+    )
+    sequence = sa.table(
+        "invoice_sequence",
+        sa.column("freelancer_id", sa.Integer),
+        sa.column("kind", sa.String),
+        sa.column("year", sa.Integer),
+        sa.column("next_number", sa.Integer),
+        sa.column("last_issue_date", sa.Date),
+        sa.column("updated_at", UTCDateTime()),
+    )
+    rows = conn.execute(
+        sa.select(
+            quote.c.id,
+            quote.c.freelancer_id,
+            quote.c.created_at,
+            quote.c.client_company,
+            quote.c.client_siret,
+        ).order_by(quote.c.freelancer_id, quote.c.created_at, quote.c.id)
+    ).all()
+    counters: dict[tuple[int, int], tuple[int, date]] = {}
+    for row in rows:
+        created = row.created_at.date()
+        key = (row.freelancer_id, created.year)
+        n = counters.get(key, (0, created))[0] + 1
+        counters[key] = (n, created)
+        siret = row.client_siret or ""
+        details = {
+            "company": row.client_company or "",
+            "siren": siret[:9] if len(siret) == 14 else "",
+            "vat_number": "",
+            "postal_address": None,
+        }
+        conn.execute(
+            quote.update()
+            .where(quote.c.id == row.id)
+            .values(number=f"D{created.year}-{n:04d}", client_details=details)
+        )
+    for (freelancer_id, year), (n, last) in counters.items():
+        conn.execute(
+            sequence.insert().values(
+                freelancer_id=freelancer_id,
+                kind="quote",
+                year=year,
+                next_number=n + 1,
+                last_issue_date=last,
+                updated_at=datetime.now(UTC),
+            )
+        )
+
+
 def downgrade() -> None:
+    _defer_foreign_keys()
     rate = sa.table("dunning_rate", sa.column("kind", sa.String), sa.column("valid_from", sa.Date))
     op.execute(rate.delete().where(rate.c.valid_from == date(2026, 1, 1)))
+    sequence = sa.table("invoice_sequence", sa.column("kind", sa.String))
+    op.execute(sequence.delete().where(sequence.c.kind == "quote"))
     with op.batch_alter_table("dunning_case") as batch:
         batch.drop_column("registered_letter")
     with op.batch_alter_table("quote") as batch:

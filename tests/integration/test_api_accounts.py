@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from webapp.accounts.models import ApiToken, Freelancer, hash_token
@@ -102,3 +103,70 @@ def test_vat_number_is_validated_and_compacted(client, make_freelancer):
     )
     assert good.status_code == 200
     assert good.get_json()["vat_number"] == "FR40303265045"
+
+
+# --- issue 11: the legal identity on the profile ------------------------------------
+
+
+@pytest.mark.parametrize("rate, status", [("7.85", 422), ("7.86", 200), (None, 200)])
+def test_L441_10_contractual_rate_below_three_times_the_legal_rate_is_refused(
+    client, make_freelancer, rate, status
+):
+    # 3 × 2.62 % (the legal rate of 2026 H1, the latest published in the table)
+    f = make_freelancer()
+    answer = client.patch("/api/v1/me", json={"penalty_rate": rate}, headers=f["headers"])
+    assert answer.status_code == status, answer.get_json()
+    if status == 422:
+        assert "penalty_rate" in answer.get_json()["error"]["fields"]
+
+
+def test_profile_legal_identity_round_trip(client, make_freelancer):
+    f = make_freelancer()
+    body = {
+        "legal_form": "sasu",
+        "share_capital_minor": 100_000,
+        "registration": "RCS Lyon 732 829 320",
+        "insurance": "MMA, contrat 42",
+        "mediator": "CM2C, www.cm2c.net",
+        "vat_on_debits": True,
+        "activity": "mixed",
+        "reply_to": "compta@example.test",
+        "postal_address": {
+            "line1": "3 avenue Foch",
+            "postal_code": "69006",
+            "city": "Lyon",
+            "country": "fr",
+        },
+    }
+    answer = client.patch("/api/v1/me", json=body, headers=f["headers"])
+    assert answer.status_code == 200, answer.get_json()
+    me = client.get("/api/v1/me", headers=f["headers"]).get_json()
+    assert {k: me[k] for k in body if k != "postal_address"} == {
+        k: v for k, v in body.items() if k != "postal_address"
+    }
+    assert me["postal_address"] == {**body["postal_address"], "country": "FR", "line2": ""}
+    # a company still lacks its legal name and SIRET for invoicing, and is told so
+    assert set(me["missing_for_invoicing"]) == {"legal_name", "siret"}
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"legal_form": "gmbh"}, "legal_form"),
+        ({"activity": "software"}, "activity"),
+        ({"share_capital_minor": -1}, "share_capital_minor"),
+        ({"share_capital_minor": 1.5}, "share_capital_minor"),
+        ({"reply_to": "not-an-address"}, "reply_to"),
+        (
+            {"postal_address": {"line1": "x", "postal_code": "7500", "city": "P", "country": "FR"}},
+            "postal_address",
+        ),
+        ({"postal_address": {"line1": "x", "postal_code": "75001", "city": "P"}}, "postal_address"),
+        ({"vat_on_debits": "maybe"}, "vat_on_debits"),
+    ],
+)
+def test_profile_legal_identity_bad_input_is_422(client, make_freelancer, body, field):
+    f = make_freelancer()
+    answer = client.patch("/api/v1/me", json=body, headers=f["headers"])
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["error"]["fields"]

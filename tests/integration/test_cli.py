@@ -148,3 +148,41 @@ def test_public_page_links_to_paid_questions_only_when_offered(app):
     )
     assert client.get("/no-questions").status_code in (200, 404)
     assert "/no-questions/ask" not in client.get("/no-questions").get_data(as_text=True)
+
+
+# --- issue 11: the rate table ----------------------------------------------------------
+
+
+def test_billing_rates_lists_the_2026_rates_and_adds_a_half_year(app):
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["billing", "rates", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "ecb\t2026-01-01\t2.15 %" in listed.output
+    assert "legal\t2026-01-01\t2.62 %" in listed.output
+    added = runner.invoke(
+        args=["billing", "rates", "add", "ecb", "2026-07-01", "2,40", "--source", "BCE"]
+    )
+    assert added.exit_code == 0, added.output
+    assert "ecb\t2026-07-01\t2.40 %" in runner.invoke(args=["billing", "rates", "list"]).output
+    # the penalty computation now reads it
+    from datetime import date
+
+    from webapp.dunning.late_payment import REAL_RATE_TABLE
+    from webapp.extensions import db
+
+    with app.app_context():
+        assert REAL_RATE_TABLE(db.session).rate_on("ecb", date(2026, 9, 1)) == 240
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ecb", "2026-02-01", "2.15"], "1 January or 1 July"),
+        (["ecb", "2026-07-01", "abc"], "not a percentage"),
+        (["ecb", "2026-07-01", "2.155"], "two decimals"),
+        (["euribor", "2026-07-01", "2.15"], "Invalid value"),
+    ],
+)
+def test_billing_rates_add_refuses_bad_input(app, args, message):
+    result = app.test_cli_runner().invoke(args=["billing", "rates", "add", *args])
+    assert result.exit_code == 2 and message in result.output, result.output

@@ -3,6 +3,7 @@ tenant isolation, errors in the contract's shape, and no way to edit an issued i
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 
 import pytest
@@ -259,6 +260,12 @@ def test_pages_list_detail_pdf_and_transfer_form(
     assert bad.status_code == 422
     good = client.post(f"/invoices/{invoice_id}/payments", data={"amount": "499,99"})
     assert good.status_code == 302
+    # CGI 289 VII: what happened after issue is on the page, the PDF stays as issued
+    issued = client.get(f"/invoices/{invoice_id}.pdf").data
+    html = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
+    assert "Depuis l’émission" in html and "499,99" in html
+    assert hashlib.sha256(issued).hexdigest() in html
+    assert client.get(f"/invoices/{invoice_id}.pdf").data == issued
     # another freelancer's invoice page is a 404
     client.post("/logout")
     _login(client, make_freelancer())

@@ -37,13 +37,18 @@ def rate_table(session: Session) -> rates.RateTable:
 
 
 def contractual_floor_today() -> int | None:
-    """3 × today's legal rate in basis points (L441-10), None while the table lacks it."""
+    """3 × today's legal rate in basis points (L441-10); while the table lacks this
+    half-year, 3 × the latest published one (None with no legal rate at all)."""
     from webapp.extensions import db
 
+    table = rate_table(db.session)
     try:
-        return rates.contractual_floor_bp(rate_table(db.session), utcnow().date())
+        return rates.contractual_floor_bp(table, utcnow().date())
     except rates.MissingRate:
-        return None
+        legal = [r for r in table.rates() if r.kind == rates.LEGAL]
+        if not legal:
+            return None
+        return rates.FLOOR_MULTIPLIER * max(legal, key=lambda r: r.valid_from).rate_bp
 
 
 class RateRefused(ValueError):

@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from billing import events
 from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
-from billing.invoicing import service
+from billing.invoicing import documents, service
 from billing.invoicing.models import Invoice
 from billing.money import minor_exponent, parse_major
 from webapp.extensions import db
@@ -57,6 +57,8 @@ def _detail(invoice: Invoice, errors: dict[str, list[str]], form: dict[str, Any]
         balance=service.balance_due(invoice),
         vat_rows=service.vat_summary(invoice),
         history=timeline(db.session, "invoice", invoice.id),
+        refund_due=service.refund_due(invoice),
+        pdf_sha256=documents.pdf_sha256(db.session, invoice),
         errors=errors,
         form=form,
     ), status
