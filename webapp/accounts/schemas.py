@@ -57,6 +57,7 @@ RESERVED_SLUGS = frozenset(
         "quotes",
         "bookings",
         "invoices",
+        "supplier-invoices",
         "messages",
         "dunning",
         "offerings",
