@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import date
+from pathlib import Path
 
 import pytest
 from facturx import get_xml_from_pdf
@@ -26,6 +27,7 @@ from webapp.accounts.models import Freelancer
 from webapp.extensions import db
 from webapp.invoices.issue import issue_unpaid
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
@@ -203,6 +205,10 @@ def test_every_kind_regime_and_buyer_passes_en16931_and_french_rules(
         deposits = (invoice.mentions or {}).get("deposits") or []
         assert stored.rule_sets == ["xsd", "en16931-cii", "br-fr-cii"]
 
+    if (regime, buyer, kind) == ("vat", "fr_business", "final"):  # kept to look at
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "facturx-final.pdf").write_bytes(pdf_bytes)
+        (ARTIFACTS / "facturx-final.xml").write_bytes(xml)
     # then the XML passes the XSD, EN 16931 and BR-FR with zero failed assertions
     report = rules.check(xml)
     assert report.failures == [], report.failures
