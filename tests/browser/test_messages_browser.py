@@ -50,7 +50,7 @@ def test_ask_a_paid_question_then_read_the_answer_and_receipt(
 
     # given the ask page states the price and the delay
     page.goto(f"{live_server.url}/nina/ask?lang=en")
-    assert "45.00 EUR" in page.content() and "48 hours" in page.content()
+    assert "€45.00" in page.content() and "48 hours" in page.content()
     # when the client writes the question, joins a file and saves the test card
     page.fill("#f-text", "How should I word a <b>late-payment</b> reminder?")
     page.set_input_files("#f-file", str(notes))

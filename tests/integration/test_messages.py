@@ -335,7 +335,7 @@ def test_ask_page_states_price_and_delay(client, freelancer):
     page = client.get(f"/{freelancer['slug']}/ask?lang=en")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "25.00 EUR" in html and "72 hours" in html
+    assert "€25.00" in html and "72 hours" in html
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from marshmallow import ValidationError
 
 from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
-from billing.money import Money
 from webapp.extensions import db
 from webapp.messages import attachments, service, states, threads
 from webapp.messages.schemas import MessageFollowUpSchema
+from webapp.public.wording import money
 from webapp.stripe_connect import credentials
 
 bp = Blueprint("messages_public", __name__)
@@ -28,14 +28,14 @@ def ask(slug: str):
     urgent = None
     if settings.urgent_price_minor is not None:
         urgent = {
-            "price": Money(settings.urgent_price_minor, settings.currency).format(),
+            "price": money(settings.urgent_price_minor, settings.currency),
             "hours": settings.urgent_delay_hours,
         }
     return render_template(
         "messages/ask.html",
         freelancer=freelancer,
         settings=settings,
-        price=Money(settings.price_minor, settings.currency).format(),
+        price=money(settings.price_minor, settings.currency),
         urgent=urgent,
         publishable_key=credentials(freelancer.id).publishable_key,
         stripe_js_url=current_app.config["STRIPE_JS_URL"],
@@ -63,7 +63,7 @@ def conversation(token: str, errors: dict[str, list[str]] | None = None, form: A
                 "reply": reply if reply is not None and reply.sent_at is not None else None,
                 "files": threads.attachments_of(db.session, question),
                 "receipt": threads.receipt(db.session, question),
-                "amount": Money(question.amount_minor, question.currency).format(),
+                "amount": money(question.amount_minor, question.currency),
             }
         )
     settings = service.settings_for(db.session, root.freelancer_id)
