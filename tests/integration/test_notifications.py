@@ -147,6 +147,9 @@ def test_deposit_booking_tells_both_sides_with_true_amounts_and_receipts(flow, a
     f.save_card()
     # when they pay
     assert f.confirm().get_json()["status"] == "confirmed"
+    # the booking keeps the client's language (the freelancer's API shows it)
+    listed = f.client.get(f"/api/v1/bookings/{f.id}", headers=seller["headers"]).get_json()
+    assert listed["client"]["locale"] == "en"
     # then the client's confirmation says €72 now and €168 after the session, in English
     client_mails = inbox.to("camille@example.test")
     confirmation = next(m for m in client_mails if "is booked" in str(m["Subject"]))
