@@ -82,6 +82,7 @@ def quote_summary(quote: Quote) -> dict[str, Any]:
             "email": quote.client_email,
             "is_business": quote.client_is_business,
             **{k: v for k, v in (quote.client_details or {}).items() if v},
+            "locale": quote.client_locale,
         },
         "total_minor": quote.total_minor,
         "amount_minor": quote.total_minor,
