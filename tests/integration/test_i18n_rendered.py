@@ -105,3 +105,20 @@ def test_the_404_page_and_the_log_in_notice_speak_french(client):
     )
     assert "Connectez-vous pour accéder à cette page." in answer.get_data(as_text=True)
     assert "Please log in" not in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_the_freelancers_notification_settings_are_in_their_language(
+    client, make_freelancer, locale
+):
+    seller = make_freelancer(locale=locale)
+    form = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    login = client.post(
+        "/login",
+        data={"email": seller["email"], "password": seller["password"], "csrf_token": csrf},
+    )
+    assert login.status_code == 302
+    page = client.get("/settings/notifications").get_data(as_text=True)
+    assert ("Notifications par e-mail" if locale == "fr" else "E-mail notifications") in page
+    assert foreign(page, locale) == []
