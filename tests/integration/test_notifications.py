@@ -166,6 +166,14 @@ def test_deposit_booking_tells_both_sides_with_true_amounts_and_receipts(flow, a
     assert attachment_names(receipt) == [f"{deposit_invoice}.pdf"]
     pdf = next(receipt.iter_attachments()).get_content()
     assert pdf.startswith(b"%PDF")
+    # the invoice exactly as issued: the bytes its SHA-256 was taken of
+    import hashlib
+
+    from billing.invoicing import documents
+
+    with app.app_context():
+        invoice = db.session.scalars(select(Invoice)).one()
+        assert hashlib.sha256(pdf).hexdigest() == documents.pdf_sha256(db.session, invoice)
     # and the French-speaking freelancer hears of the booking and the payment, in French
     mine = subjects(inbox.to(seller["email"]))
     assert any(s.startswith("Nouvelle réservation") for s in mine), mine

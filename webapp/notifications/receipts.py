@@ -64,13 +64,19 @@ def invoice_attachment(invoice: Invoice, locale: str) -> dict[str, Any]:
 
 
 def invoice_pdf(session: Session, invoice_id: int, locale: str | None) -> bytes:
-    """The invoice's PDF for an e-mail (the one call; issue 11 makes it the stored bytes)."""
-    from billing.invoicing import pdf
+    """The invoice's PDF for an e-mail: the document as issued, the same bytes every time.
+
+    The one place an e-mail gets an invoice's PDF. It is issued in the
+    client's language already (`locale` is kept on the attachment for the
+    record); an invoice from before documents were stored is rendered once
+    and kept.
+    """
+    from billing.invoicing import documents
 
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         raise LookupError(f"invoice {invoice_id} is gone")
-    return pdf.render_pdf(invoice, locale=locale if locale in ("fr", "en") else None)
+    return documents.issued_pdf(session, invoice)
 
 
 def send_receipt(session: Session, payment: Payment) -> None:
