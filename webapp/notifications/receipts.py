@@ -4,8 +4,8 @@ freelancer's "payment received" and "charge failed" notices.
 Registered on every payment subject after the invoices' subscriber
 (`webapp.register_billing`), so the invoice of a succeeded payment exists when
 its receipt is written, in the same transaction. The invoice PDF is attached
-by reference and rendered at delivery (`invoice_pdf`, the one place it is
-made for an e-mail): a slow PDF never holds the ledger's locks.
+by reference and read at delivery (`invoice_pdf`, the one place an e-mail
+gets it): the stored document as issued, never inside the ledger's locks.
 """
 
 from __future__ import annotations
