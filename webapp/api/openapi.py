@@ -6,6 +6,7 @@ document walks the URL map, so a route cannot exist without appearing in it.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -15,8 +16,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify
 from marshmallow import Schema
+from werkzeug.routing import IntegerConverter, Rule
 
 from webapp.api import bp
+from webapp.api.shapes import CONTENT, QUERY, RESPONSES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,6 +98,61 @@ def _as_number(value: Any) -> Any:
     return int(number) if number.is_integer() else number
 
 
+_STRING_PARAM = {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}
+
+
+def _path_schema(converter: Any) -> dict[str, Any]:
+    """The JSON Schema of a URL segment, from the rule's converter (`<int:…>`: its bounds)."""
+    if isinstance(converter, IntegerConverter):
+        schema: dict[str, Any] = {"type": "integer", "minimum": converter.min or 0}
+        if converter.max is not None:
+            schema["maximum"] = converter.max
+        return schema
+    return dict(_STRING_PARAM)
+
+
+def _operation(spec: APISpec, rule: Rule, meta: dict[str, Any], method: str) -> dict[str, Any]:
+    """One method of one route: summary, success and error responses, parameters, body."""
+    status = str(meta["status"])
+    operation: dict[str, Any] = {
+        "summary": meta["summary"],
+        "tags": [meta["tag"]],
+        "responses": {
+            status: {"description": "OK"},
+            "4XX": {
+                "description": "Error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+    }
+    response = RESPONSES.get(rule.endpoint, meta["response"])
+    if rule.endpoint in CONTENT:
+        operation["responses"][status]["content"] = {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in CONTENT[rule.endpoint]
+        }
+    elif response is not None and status != "204":
+        operation["responses"][status]["content"] = {
+            # A copy: apispec resolves schemas in place, and the shapes are shared.
+            "application/json": {"schema": _schema_ref(spec, copy.deepcopy(response))}
+        }
+    if meta["body"] is not None and method in ("POST", "PUT", "PATCH"):
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema_ref(spec, meta["body"])}},
+        }
+    if meta["auth"]:
+        operation["security"] = [{"bearer": []}]
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(converter)}
+        for name, converter in rule._converters.items()  # noqa: SLF001 (werkzeug has no public API)
+    ]
+    parameters += copy.deepcopy(QUERY.get(rule.endpoint, []))
+    if parameters:
+        operation["parameters"] = parameters
+    return operation
+
+
 def build_spec() -> dict[str, Any]:
     """The OpenAPI 3 document of every /api/v1 route."""
     spec = APISpec(
@@ -102,6 +160,8 @@ def build_spec() -> dict[str, Any]:
         version="1.0.0",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
+        # Paths below are relative to the API's root.
+        servers=[{"url": "/api/v1"}],
         info={
             "description": "Payment-first booking and milestone billing. "
             "Money is amount_minor (integer) plus currency."
@@ -117,38 +177,9 @@ def build_spec() -> dict[str, Any]:
         meta = getattr(view, "__openapi__", None)
         if meta is None:
             continue
-        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        path = re.sub(r"<(?:[^:<>]+:)?([a-z_]+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            operation: dict[str, Any] = {
-                "summary": meta["summary"],
-                "tags": [meta["tag"]],
-                "responses": {
-                    str(meta["status"]): {"description": "OK"},
-                    "4XX": {
-                        "description": "Error",
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                        },
-                    },
-                },
-            }
-            if meta["response"] is not None:
-                operation["responses"][str(meta["status"])]["content"] = {
-                    "application/json": {"schema": _schema_ref(spec, meta["response"])}
-                }
-            if meta["body"] is not None and method in ("POST", "PUT", "PATCH"):
-                operation["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": _schema_ref(spec, meta["body"])}},
-                }
-            if meta["auth"]:
-                operation["security"] = [{"bearer": []}]
-            params = re.findall(r"{([a-z_]+)}", path)
-            if params:
-                operation["parameters"] = [
-                    {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                    for p in params
-                ]
+            operation = _operation(spec, rule, meta, method)
             paths.setdefault(path, {})[method.lower()] = operation
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)

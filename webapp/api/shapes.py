@@ -1,0 +1,564 @@
+"""What each /api/v1 operation really answers: success bodies, query parameters, media types.
+
+`build_spec` (webapp.api.openapi) takes a response schema from `RESPONSES`
+when the endpoint is there, else from the view's `@documented(response=…)`.
+Schemas are OpenAPI 3.0.3 (`nullable`, not type lists). `required` lists only
+the keys present on every success path; `additionalProperties` is left open,
+so a field added to a view never breaks the document. The client-facing
+(public) endpoints are in `webapp.api.shapes_public`, on the same building blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+NUM: Schema = {"type": "number"}
+BOOL: Schema = {"type": "boolean"}
+ANY_OBJECT: Schema = {"type": "object"}  # free-form on purpose (an event's data)
+# `datetime.isoformat()` of the app's timezone-aware values: always with an offset.
+DATE_TIME: Schema = {"type": "string", "format": "date-time"}
+DATE: Schema = {"type": "string", "format": "date"}
+BINARY: Schema = {"type": "string", "format": "binary"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """`schema`, or null."""
+    return {**schema, "nullable": True}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def obj(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
+    """An object whose keys are all present except `optional` ones (extra keys allowed)."""
+    unknown = set(optional) - set(properties)
+    assert not unknown, f"optional keys not in properties: {unknown}"
+    out: Schema = {"type": "object", "properties": properties}
+    required = [name for name in properties if name not in optional]
+    if required:  # OpenAPI 3.0 forbids an empty `required`
+        out["required"] = required
+    return out
+
+
+def extend(
+    base: Schema, properties: dict[str, Schema], *, optional: tuple[str, ...] = ()
+) -> Schema:
+    """`base` with more properties (required unless `optional`)."""
+    out = obj({**base["properties"], **properties}, optional=optional)
+    out["required"] = [*base.get("required", []), *(k for k in properties if k not in optional)]
+    return out
+
+
+# --- shared sub-shapes ----------------------------------------------------------------
+
+PERSON = obj({"name": STR, "email": STR})
+TIMELINE_ENTRY = obj(
+    {"at": DATE_TIME, "actor": STR, "action": STR, "data": ANY_OBJECT, "subject": STR},
+    optional=("subject",),  # bookings and quotes name the event's object
+)
+TIMELINE = array(TIMELINE_ENTRY)
+# A booking closed or cancelled: what was kept, given back and released.
+CLOSED_ANSWER = obj(
+    {
+        "status": STR,
+        "fee_amount_minor": INT,
+        "refunded_amount_minor": INT,
+        "released_amount_minor": INT,
+        "payment_state": STR,
+        "currency": STR,
+    }
+)
+# An invoice party as frozen at issue (billing.invoicing.validation.Party).
+PARTY = obj(
+    {
+        "name": STR,
+        "legal_name": STR,
+        "siret": STR,
+        "address": STR,
+        "email": STR,
+        "is_business": BOOL,
+        "vat_number": nullable(STR),
+    },
+    optional=("name", "legal_name", "siret", "address", "email", "is_business", "vat_number"),
+)
+
+# --- accounts, tokens, Stripe keys ----------------------------------------------------
+
+TOKEN = obj(
+    {
+        "id": INT,
+        "label": STR,
+        "created_at": DATE_TIME,
+        "expires_at": DATE_TIME,
+        "last_used_at": nullable(DATE_TIME),
+    }
+)
+STRIPE_STATUS = obj(
+    {
+        "connected": BOOL,
+        "source": {"type": "string", "enum": ["own", "instance"]},
+        "mode": {"type": "string", "enum": ["test", "live"]},
+        "publishable_key": nullable(STR),  # the instance's, unset in a bare install
+        "secret_key_last4": nullable(STR),
+        "webhook_url": STR,
+    }
+)
+
+# --- bookings ---------------------------------------------------------------------------
+
+OFFERING = obj(
+    {
+        "id": INT,
+        "title": STR,
+        "description": STR,
+        "duration_minutes": INT,
+        "amount_minor": INT,
+        "currency": STR,
+        "payment_policy": {"type": "string", "enum": ["prepay", "hold", "deposit"]},
+        "deposit_percent": NUM,
+        "free_cancel_hours": INT,
+        "late_cancel_fee_percent": NUM,
+        "no_show_fee_percent": NUM,
+        "buffer_minutes": INT,
+        "buffer_before_minutes": INT,
+        "buffer_after_minutes": INT,
+        "min_notice_minutes": INT,
+        "horizon_days": INT,
+        "hold_lead_hours": INT,
+        "secure_deadline_hours": INT,
+        "active": BOOL,
+    }
+)
+BOOKING_STATUS: Schema = {
+    "type": "string",
+    "enum": [
+        "pending_payment",
+        "requires_action",
+        "confirmed",
+        "cancelled",
+        "completed",
+        "no_show",
+        "expired",
+    ],
+}
+BOOKING = obj(
+    {
+        "id": INT,
+        "offering_id": INT,
+        "title": STR,
+        "status": BOOKING_STATUS,
+        "start": DATE_TIME,
+        "end": DATE_TIME,
+        "client": PERSON,
+        "client_timezone": STR,
+        "amount_minor": INT,
+        "currency": STR,
+        "payment_policy": STR,
+        "payment": obj(
+            {
+                "state": STR,
+                "secured_minor": INT,
+                "captured_minor": INT,
+                "released_minor": INT,
+                "refunded_minor": INT,
+                "fee_charged_minor": INT,
+                "hold_due_at": nullable(DATE_TIME),
+            }
+        ),
+        "created_at": DATE_TIME,
+    }
+)
+BOOKING_PAYMENT = obj(
+    {
+        "id": INT,
+        "purpose": STR,
+        "status": STR,
+        "amount_minor": INT,
+        "captured_minor": INT,
+        "refunded_minor": INT,
+        "off_session": BOOL,
+        "failure_code": nullable(STR),
+        "hold_expires_at": nullable(DATE_TIME),
+    }
+)
+BOOKING_DETAIL = extend(BOOKING, {"payments": array(BOOKING_PAYMENT), "timeline": TIMELINE})
+BOOKING_ACTION = extend(BOOKING, {"result": CLOSED_ANSWER})
+
+# --- quotes and milestones ------------------------------------------------------------------
+
+MILESTONE_PAYMENT = obj(
+    {"status": STR, "failure_code": nullable(STR), "id": INT, "attempt": INT},
+    optional=("id", "attempt"),  # the freelancer's view only
+)
+MILESTONE = obj(
+    {
+        "id": INT,
+        "position": INT,
+        "title": STR,
+        "amount_minor": INT,
+        "currency": STR,
+        "percent": nullable(NUM),
+        "trigger": {"type": "string", "enum": ["on_acceptance", "on_approval", "on_date"]},
+        "due_date": nullable(DATE),
+        "status": STR,
+        "delivered_at": nullable(DATE_TIME),
+        "delivery_note": STR,
+        "auto_approve_at": nullable(DATE_TIME),
+        "approved_at": nullable(DATE_TIME),
+        "approved_by": nullable(STR),
+        "objection_reason": STR,
+        "paid_at": nullable(DATE_TIME),
+        "paid_by": nullable(STR),
+        "payment": MILESTONE_PAYMENT,
+    },
+    optional=("payment",),  # once a payment was attempted
+)
+ACCEPTANCE = nullable(
+    obj(
+        {
+            "signer_name": STR,
+            "version": INT,
+            "content_sha256": STR,
+            "terms_accepted": BOOL,
+            "signed_at": DATE_TIME,
+            "accepted_at": nullable(DATE_TIME),
+            "ip": STR,
+            "user_agent": STR,
+        }
+    )
+)
+# The signed document of one version (webapp.quotes.drafting._build_content).
+QUOTE_CONTENT = obj(
+    {
+        "quote_id": INT,
+        "version": INT,
+        "title": STR,
+        "currency": STR,
+        "seller": ANY_OBJECT,
+        "client": ANY_OBJECT,
+        "lines": array(
+            obj(
+                {
+                    "description": STR,
+                    "quantity": INT,
+                    "unit_amount_minor": INT,
+                    "amount_minor": INT,
+                }
+            )
+        ),
+        "total_excl_vat_minor": INT,
+        "vat_minor": INT,
+        "total_minor": INT,
+        "milestones": array(
+            obj(
+                {
+                    "position": INT,
+                    "title": STR,
+                    "amount_minor": INT,
+                    "percent_bp": nullable(INT),
+                    "trigger": STR,
+                    "due_date": nullable(DATE),
+                }
+            )
+        ),
+        "terms": STR,
+        "penalty_rate_bp": nullable(INT),
+        "recovery_indemnity_eur": nullable(INT),
+        "valid_until": DATE,
+        "auto_approve_days": INT,
+    }
+)
+QUOTE_SUMMARY = obj(
+    {
+        "id": INT,
+        "title": STR,
+        "status": {
+            "type": "string",
+            "enum": ["draft", "sent", "viewed", "accepted", "declined", "expired"],
+        },
+        "client": PERSON,
+        "total_minor": INT,
+        "amount_minor": INT,
+        "currency": STR,
+        "valid_until": DATE,
+        "version": INT,
+        "created_at": DATE_TIME,
+    }
+)
+QUOTE = extend(
+    QUOTE_SUMMARY,
+    {
+        "public_url": STR,
+        "public_token": STR,
+        "auto_approve_days": INT,
+        "content": QUOTE_CONTENT,
+        "content_sha256": STR,
+        "versions": array(obj({"number": INT, "content_sha256": STR, "created_at": DATE_TIME})),
+        "acceptance": ACCEPTANCE,
+        "decline_reason": STR,
+        "milestones": array(MILESTONE),
+        "timeline": TIMELINE,
+    },
+)
+
+# --- invoices ---------------------------------------------------------------------------
+
+INVOICE_SUMMARY = obj(
+    {
+        "id": INT,
+        "kind": {"type": "string", "enum": ["invoice", "credit_note"]},
+        "number": STR,
+        "status": STR,
+        "issue_date": DATE,
+        "service_date": DATE,
+        "due_date": DATE,
+        "currency": STR,
+        "amount_minor": INT,
+        "total_excl_vat_minor": INT,
+        "total_vat_minor": INT,
+        "total_incl_vat_minor": INT,
+        "paid_minor": INT,
+        "credited_minor": INT,
+        "balance_due_minor": INT,
+        "refund_due_minor": INT,
+        "buyer_name": STR,
+        "source_type": STR,
+        "source_id": STR,
+        "credited_invoice_id": nullable(INT),
+        "pdf_url": STR,
+    }
+)
+INVOICE = extend(
+    INVOICE_SUMMARY,
+    {
+        "seller": PARTY,
+        "buyer": PARTY,
+        "vat_regime": STR,
+        "penalty_rate": nullable(NUM),
+        "recovery_indemnity": BOOL,
+        "iban": STR,
+        "bic": STR,
+        "locale": STR,
+        "reason": STR,
+        "content_hash": STR,
+        "vat": array(obj({"rate_bp": INT, "base_minor": INT, "vat_minor": INT})),
+        "lines": array(
+            obj(
+                {
+                    "description": STR,
+                    "quantity": {"type": "string", "description": "decimal, e.g. 1.5"},
+                    "quantity_milli": INT,
+                    "unit_amount_minor": INT,
+                    "unit_includes_vat": BOOL,
+                    "vat_rate_bp": INT,
+                    "total_excl_vat_minor": INT,
+                    "vat_minor": INT,
+                    "total_incl_vat_minor": INT,
+                }
+            )
+        ),
+        "payments": array(
+            obj(
+                {
+                    "id": INT,
+                    "amount_minor": INT,
+                    "currency": STR,
+                    "method": STR,
+                    "paid_at": DATE_TIME,
+                    "payment_id": nullable(INT),
+                    "reference": STR,
+                }
+            )
+        ),
+        "credit_notes": array(INVOICE_SUMMARY),
+        "timeline": TIMELINE,
+    },
+)
+
+# --- messages and dunning ---------------------------------------------------------------
+
+MESSAGE = obj(
+    {
+        "id": INT,
+        "status": STR,
+        "client": PERSON,
+        "text": STR,
+        "urgent": BOOL,
+        "amount_minor": INT,
+        "currency": STR,
+        "deadline_at": nullable(DATE_TIME),
+        "seconds_left": nullable(INT),
+        "follow_up_of": nullable(INT),
+        "answer": nullable(obj({"text": STR, "sent_at": nullable(DATE_TIME)})),
+        "decline_reason": nullable(STR),
+        "capture_error": nullable(STR),
+        "receipt": nullable(
+            obj(
+                {
+                    "amount_minor": INT,
+                    "currency": STR,
+                    "captured": STR,
+                    "card_brand": nullable(STR),
+                    "card_last4": nullable(STR),
+                    "invoice_id": nullable(INT),
+                }
+            )
+        ),
+        "attachments": array(
+            obj(
+                {
+                    "id": INT,
+                    "filename": STR,
+                    "content_type": STR,
+                    "size_bytes": INT,
+                    "from": {"type": "string", "enum": ["client", "freelancer"]},
+                }
+            )
+        ),
+    },
+    optional=("capture_error",),  # not in the client's view
+)
+ATTACHMENT = obj({"id": INT, "filename": STR, "content_type": STR, "size_bytes": INT})
+CASE = obj(
+    {
+        "id": INT,
+        "status": STR,
+        "reason": STR,
+        "amount_minor": INT,
+        "amount_due_minor": INT,
+        "currency": STR,
+        "invoice_id": nullable(INT),
+        "invoice_number": nullable(STR),
+        "client": obj({"name": STR, "email": STR, "is_business": BOOL}),
+        "subject": obj({"type": STR, "id": STR}),
+        "opened_at": DATE_TIME,
+        "closed_at": nullable(DATE_TIME),
+        "pause": nullable(
+            obj({"kind": nullable(STR), "reason": STR, "promise_date": nullable(DATE)})
+        ),
+        "hard_decline": BOOL,
+        "penalties": obj(
+            {
+                "interest_minor": INT,
+                "indemnity_minor": INT,
+                "total_minor": INT,
+                "days_late": INT,
+                "rate_bp": INT,
+                "basis": STR,
+            }
+        ),
+        "steps": array(
+            obj({"step": STR, "outcome": STR, "scheduled_at": DATE_TIME, "done_at": DATE_TIME})
+        ),
+        "next_step": nullable(obj({"step": STR, "at": DATE_TIME})),
+    }
+)
+
+# --- the freelancer's endpoints -----------------------------------------------------------
+
+_FREELANCER: dict[str, Schema] = {
+    "api.signup": obj({"id": INT, "slug": STR}),
+    "api.create_token": extend(TOKEN, {"token": STR}),
+    "api.list_tokens": obj({"tokens": array(TOKEN)}),
+    "api.get_stripe_account": STRIPE_STATUS,
+    "api.put_stripe_account": STRIPE_STATUS,
+    "api.delete_stripe_account": STRIPE_STATUS,
+    "api.list_offerings": obj({"offerings": array(OFFERING)}),
+    "api.list_bookings": obj({"bookings": array(BOOKING)}),
+    "api.get_booking": BOOKING_DETAIL,
+    "api.complete_booking": BOOKING_ACTION,
+    "api.no_show_booking": BOOKING_ACTION,
+    "api.cancel_booking": BOOKING_ACTION,
+    "api.create_quote": QUOTE,
+    "api.list_quotes": obj({"quotes": array(QUOTE_SUMMARY)}),
+    "api.get_quote": QUOTE,
+    "api.patch_quote": QUOTE,
+    "api.send_quote": QUOTE,
+    "api.deliver": MILESTONE,
+    "api.resolve": MILESTONE,
+    "api.cancel": MILESTONE,
+    "api.manual_payment": MILESTONE,
+    "api.get_invoice": INVOICE,
+    "api.record_payment": INVOICE,
+    "api.create_credit_note": INVOICE,
+    "api.list_messages": obj({"messages": array(MESSAGE)}),
+    "api.list_cases": obj({"cases": array(CASE)}),
+}
+
+# --- query parameters ---------------------------------------------------------------------
+
+# A day the app accepts (webapp.validation.MIN_DATE … MAX_DATE: 1900-01-01 … 2199-12-31).
+BOUNDED_DATE: Schema = {
+    "type": "string",
+    "format": "date",
+    "pattern": r"^(19\d\d|2[01]\d\d)-\d\d-\d\d$",
+}
+
+
+def query(name: str, schema: Schema, description: str, *, required: bool = False) -> Schema:
+    """An OpenAPI query parameter object."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "schema": schema,
+        "description": description,
+    }
+
+
+_TOKEN_PARAM: Schema = {"type": "string", "minLength": 1}
+_LANG = {"type": "string", "enum": ["fr", "en"]}
+
+QUERY: dict[str, list[Schema]] = {
+    "api.list_bookings": [
+        query(
+            "upcoming",
+            {"type": "string", "enum": ["true", "false"]},
+            "true: bookings not yet ended; false: past ones; absent: all",
+        )
+    ],
+    "api.public_slots": [
+        query("from", BOUNDED_DATE, "First day, in the client's zone", required=True),
+        query(
+            "to",
+            BOUNDED_DATE,
+            "Last day (inclusive): not before `from`, at most 62 days after it",
+            required=True,
+        ),
+        query(
+            "tz",
+            {"type": "string", "default": "UTC"},
+            "IANA time zone the days and slots are in",
+        ),
+    ],
+    "api.public_booking": [
+        query("manage_token", _TOKEN_PARAM, "The booking's manage token", required=True)
+    ],
+    "api.get_invoice_pdf": [query("lang", _LANG, "Language of the PDF (default: the invoice's)")],
+    "api.public_message": [query("token", _TOKEN_PARAM, "The thread's token", required=True)],
+    "api.public_message_attachment": [
+        query("token", _TOKEN_PARAM, "The thread's token", required=True)
+    ],
+    "api.ask_message": [
+        query("lang", _LANG, "Language of the client's e-mails (else cookie, Accept-Language)")
+    ],
+}
+
+# --- non-JSON success bodies ----------------------------------------------------------------
+
+# Attachments are sent with the type sniffed at upload (webapp.messages.attachments.EXTENSIONS).
+_ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "text/plain")
+CONTENT: dict[str, tuple[str, ...]] = {
+    "api.get_invoice_pdf": ("application/pdf",),
+    "api.download_message_attachment": _ATTACHMENT_TYPES,
+    "api.public_message_attachment": _ATTACHMENT_TYPES,
+}
+
+from webapp.api.shapes_public import PUBLIC  # noqa: E402 (built on the blocks above)
+
+RESPONSES: dict[str, Schema] = {**_FREELANCER, **PUBLIC}

@@ -1,0 +1,187 @@
+"""What the client-facing /api/v1/public endpoints answer (see `webapp.api.shapes`).
+
+Imported by `webapp.api.shapes` once its building blocks exist; the package's
+`__init__` imports `shapes` (through `openapi`) before anything can import this.
+"""
+
+from __future__ import annotations
+
+from webapp.api.shapes import (
+    ACCEPTANCE,
+    ATTACHMENT,
+    BOOKING_STATUS,
+    BOOL,
+    CLOSED_ANSWER,
+    DATE_TIME,
+    INT,
+    MILESTONE,
+    NUM,
+    PERSON,
+    QUOTE_CONTENT,
+    STR,
+    Schema,
+    array,
+    nullable,
+    obj,
+)
+
+TERMS_IN_WORDS = obj({"payment": STR, "cancellation": STR})
+
+PUBLIC_OFFERING = obj(
+    {
+        "id": INT,
+        "title": STR,
+        "description": STR,
+        "duration_minutes": INT,
+        "amount_minor": INT,
+        "currency": STR,
+        "payment_policy": {"type": "string", "enum": ["prepay", "hold", "deposit"]},
+        "deposit_amount_minor": nullable(INT),  # deposit policy only
+        "deposit_percent": NUM,
+        "free_cancel_hours": INT,
+        "late_cancel_fee_percent": NUM,
+        "no_show_fee_percent": NUM,
+        "buffer_minutes": INT,
+        "late_cancel_fee_amount_minor": INT,
+        "no_show_fee_amount_minor": INT,
+        "terms": TERMS_IN_WORDS,
+    }
+)
+PUBLIC_FREELANCER = obj(
+    {
+        "slug": STR,
+        "display_name": STR,
+        "timezone": STR,
+        "publishable_key": nullable(STR),
+        "stripe_js_url": nullable(STR),
+        "offerings": array(PUBLIC_OFFERING),
+    }
+)
+SLOTS = obj({"slots": array(obj({"start": DATE_TIME, "end": DATE_TIME})), "timezone": STR})
+BOOKED = obj(
+    {
+        "booking_id": INT,
+        "status": BOOKING_STATUS,
+        "manage_token": STR,
+        "pending_expires_at": nullable(DATE_TIME),
+        "setup_intent_client_secret": STR,
+    }
+)
+CANCELLATION_QUOTE = obj(
+    {
+        "fee_amount_minor": INT,
+        "currency": STR,
+        "refund_amount_minor": INT,
+        "release_amount_minor": INT,
+        "free_until": DATE_TIME,
+        "is_free": BOOL,
+        "allowed": BOOL,
+    }
+)
+CLIENT_BOOKING = obj(
+    {
+        "booking_id": INT,
+        "status": BOOKING_STATUS,
+        "title": STR,
+        "offering_id": INT,
+        "freelancer": obj({"slug": STR, "display_name": STR}),
+        "start": DATE_TIME,
+        "end": DATE_TIME,
+        "client": PERSON,
+        "client_timezone": STR,
+        "amount_minor": INT,
+        "currency": STR,
+        "timezone": STR,
+        "payment_policy": STR,
+        "deposit_percent": NUM,
+        "free_cancel_hours": INT,
+        "late_cancel_fee_percent": NUM,
+        "no_show_fee_percent": NUM,
+        "payment_state": STR,
+        "secured_amount_minor": INT,
+        "charged_amount_minor": INT,
+        "refunded_amount_minor": INT,
+        "terms": TERMS_IN_WORDS,
+        "cancellation": CANCELLATION_QUOTE,
+        "can_reschedule": BOOL,
+        "needs_card": BOOL,
+        "pending_expires_at": nullable(DATE_TIME),
+    }
+)
+# `confirm`: done (the booking's status), or 3-D Secure to complete (`requires_action`
+# with the PaymentIntent's secret). A decline is a 402, not a success.
+BOOKING_CONFIRMED = obj(
+    {"status": BOOKING_STATUS, "payment_intent_client_secret": STR},
+    optional=("payment_intent_client_secret",),
+)
+SETUP_SECRET = obj({"setup_intent_client_secret": STR})
+RESCHEDULED = obj({"status": BOOKING_STATUS, "start": DATE_TIME, "end": DATE_TIME})
+
+PUBLIC_QUOTE = obj(
+    {
+        "status": STR,
+        "version": INT,
+        "content_sha256": STR,
+        "content": QUOTE_CONTENT,
+        "acceptance": ACCEPTANCE,
+        "milestones": array(MILESTONE),
+    }
+)
+QUOTE_ACCEPTING = obj(
+    {"setup_intent_client_secret": STR, "acceptance_id": INT, "content_sha256": STR}
+)
+# After the deposit: the quote's status, `payment_failed` (declined) or `requires_action`
+# (3-D Secure: then `requires_action: true` and the PaymentIntent's secret).
+DEPOSIT_ANSWER = obj(
+    {
+        "quote_status": STR,
+        "status": STR,
+        "milestones": array(MILESTONE),
+        "requires_action": BOOL,
+        "payment_intent_client_secret": STR,
+    },
+    optional=("requires_action", "payment_intent_client_secret"),
+)
+
+PAY_PAGE = obj(
+    {
+        "status": STR,
+        "amount_minor": INT,
+        "currency": STR,
+        "reason": STR,
+        "invoice_number": nullable(STR),
+        "setup_intent_client_secret": nullable(STR),  # null once the case is closed
+        "publishable_key": nullable(STR),
+    }
+)
+PAY_OUTCOME = obj(
+    {
+        "status": {"type": "string", "enum": ["paid", "requires_action", "failed"]},
+        "payment_intent_client_secret": STR,  # requires_action only
+    },
+    optional=("payment_intent_client_secret",),
+)
+PAUSED = obj({"status": STR, "pause_kind": nullable(STR)})
+
+PUBLIC: dict[str, Schema] = {
+    "api.public_freelancer": PUBLIC_FREELANCER,
+    "api.public_slots": SLOTS,
+    "api.public_book": BOOKED,
+    "api.public_booking": CLIENT_BOOKING,
+    "api.public_confirm": BOOKING_CONFIRMED,
+    "api.public_card_setup": SETUP_SECRET,
+    "api.public_cancel": CLOSED_ANSWER,
+    "api.public_reschedule": RESCHEDULED,
+    "api.public_quote": PUBLIC_QUOTE,
+    "api.accept": QUOTE_ACCEPTING,
+    "api.accept_confirm": DEPOSIT_ANSWER,
+    "api.decline": obj({"status": STR}),
+    "api.approve": MILESTONE,
+    "api.object_": MILESTONE,
+    "api.public_pay": PAY_PAGE,
+    "api.public_pay_confirm": PAY_OUTCOME,
+    "api.public_pay_retry": PAY_OUTCOME,
+    "api.public_dispute": PAUSED,
+    "api.public_promise": PAUSED,
+    "api.upload_message_attachment": ATTACHMENT,
+}
