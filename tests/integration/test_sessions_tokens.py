@@ -147,6 +147,36 @@ def test_password_change_ends_other_sessions_and_keeps_this_one(
     assert "password_change_failed" in done and "password_changed" in done
 
 
+def test_password_change_revokes_every_api_token(client, make_freelancer):
+    freelancer = make_freelancer()  # its fixture token, and one more
+    second = client.post(
+        "/api/v1/tokens", json={"email": freelancer["email"], "password": PASSWORD}
+    ).get_json()["token"]
+    bearers = [freelancer["headers"], {"Authorization": f"Bearer {second}"}]
+    assert all(client.get("/api/v1/me", headers=h).status_code == 200 for h in bearers)
+    assert page_login(client, freelancer["email"]).status_code == 302
+    profile = client.get("/profile").get_data(as_text=True)
+    assert 'href="/password"' in profile
+
+    changed = client.post(
+        "/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a brand new password",
+            "csrf_token": csrf_token(client, "/password"),
+        },
+    )
+    assert changed.status_code == 302
+    assert [client.get("/api/v1/me", headers=h).status_code for h in bearers] == [401, 401]
+    fresh = client.post(
+        "/api/v1/tokens",
+        json={"email": freelancer["email"], "password": "a brand new password"},
+    )
+    assert fresh.status_code == 201
+    headers = {"Authorization": f"Bearer {fresh.get_json()['token']}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
 def test_strong_protection_refuses_the_cookie_from_another_client(app, client, make_freelancer):
     freelancer = make_freelancer()
     here = {"environ_base": {"REMOTE_ADDR": "10.9.9.1"}, "headers": {"User-Agent": "Browser A"}}

@@ -124,7 +124,12 @@ def password():
                 db.session.commit()
                 # Every other session ended; this one carries on under the new version.
                 _start_session(freelancer)
-                flash(_("Password changed. Your other sessions are signed out."))
+                flash(
+                    _(
+                        "Password changed. Your other sessions are signed out "
+                        "and your API tokens revoked."
+                    )
+                )
                 return redirect(url_for("accounts.profile"))
             db.session.commit()  # the failed attempt's audit event
             errors = {"current_password": [_("Wrong password.")]}

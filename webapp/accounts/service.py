@@ -151,7 +151,9 @@ def change_password(
     *,
     client: dict[str, Any] | None = None,
 ) -> bool:
-    """Replace the password if `current` is right, ending every page session; flushes."""
+    """Replace the password if `current` is right, ending every page session and
+    revoking every API token (one minted with a stolen password must not outlive
+    the change); flushes."""
     try:
         _hasher.verify(freelancer.password_hash, current)
     except (VerificationError, InvalidHashError):
@@ -159,8 +161,17 @@ def change_password(
         return False
     freelancer.password_hash = hash_password(new)
     freelancer.session_version = (freelancer.session_version or 0) + 1
+    now = utcnow()
+    revoked = 0
+    for row in session.scalars(
+        select(ApiToken).where(
+            ApiToken.freelancer_id == freelancer.id, ApiToken.revoked_at.is_(None)
+        )
+    ):
+        row.revoked_at = now
+        revoked += 1
     session.flush()
-    _audit(session, freelancer, "password_changed", client)
+    _audit(session, freelancer, "password_changed", client, tokens_revoked=revoked)
     return True
 
 
