@@ -1,4 +1,5 @@
-"""What the client-facing /api/v1/public endpoints answer (see `webapp.api.shapes`).
+"""What the client-facing /api/v1/public endpoints answer, and the invoice, message
+and dunning shapes (both sides), on the building blocks of `webapp.api.shapes`.
 
 Imported by `webapp.api.shapes` once its building blocks exist; the package's
 `__init__` imports `shapes` (through `openapi`) before anything can import this.
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 from webapp.api.shapes import (
     ACCEPTANCE,
-    ATTACHMENT,
     BOOKING_STATUS,
     BOOL,
     CLOSED_ANSWER,
+    DATE,
     DATE_TIME,
     INT,
     MILESTONE,
@@ -19,11 +20,181 @@ from webapp.api.shapes import (
     PERSON,
     QUOTE_CONTENT,
     STR,
+    TIMELINE,
     Schema,
     array,
+    extend,
     nullable,
     obj,
 )
+
+# An invoice party as frozen at issue (billing.invoicing.validation.Party).
+PARTY = obj(
+    {
+        "name": STR,
+        "legal_name": STR,
+        "siret": STR,
+        "address": STR,
+        "email": STR,
+        "is_business": BOOL,
+        "vat_number": nullable(STR),
+    },
+    optional=("name", "legal_name", "siret", "address", "email", "is_business", "vat_number"),
+)
+
+# --- invoices ---------------------------------------------------------------------------
+
+INVOICE_SUMMARY = obj(
+    {
+        "id": INT,
+        "kind": {"type": "string", "enum": ["invoice", "credit_note"]},
+        "number": STR,
+        "status": STR,
+        "issue_date": DATE,
+        "service_date": DATE,
+        "due_date": DATE,
+        "currency": STR,
+        "amount_minor": INT,
+        "total_excl_vat_minor": INT,
+        "total_vat_minor": INT,
+        "total_incl_vat_minor": INT,
+        "paid_minor": INT,
+        "credited_minor": INT,
+        "balance_due_minor": INT,
+        "refund_due_minor": INT,
+        "buyer_name": STR,
+        "source_type": STR,
+        "source_id": STR,
+        "credited_invoice_id": nullable(INT),
+        "pdf_url": STR,
+    }
+)
+INVOICE = extend(
+    INVOICE_SUMMARY,
+    {
+        "seller": PARTY,
+        "buyer": PARTY,
+        "vat_regime": STR,
+        "penalty_rate": nullable(NUM),
+        "recovery_indemnity": BOOL,
+        "iban": STR,
+        "bic": STR,
+        "locale": STR,
+        "reason": STR,
+        "content_hash": STR,
+        "vat": array(obj({"rate_bp": INT, "base_minor": INT, "vat_minor": INT})),
+        "lines": array(
+            obj(
+                {
+                    "description": STR,
+                    "quantity": {"type": "string", "description": "decimal, e.g. 1.5"},
+                    "quantity_milli": INT,
+                    "unit_amount_minor": INT,
+                    "unit_includes_vat": BOOL,
+                    "vat_rate_bp": INT,
+                    "total_excl_vat_minor": INT,
+                    "vat_minor": INT,
+                    "total_incl_vat_minor": INT,
+                }
+            )
+        ),
+        "payments": array(
+            obj(
+                {
+                    "id": INT,
+                    "amount_minor": INT,
+                    "currency": STR,
+                    "method": STR,
+                    "paid_at": DATE_TIME,
+                    "payment_id": nullable(INT),
+                    "reference": STR,
+                }
+            )
+        ),
+        "credit_notes": array(INVOICE_SUMMARY),
+        "timeline": TIMELINE,
+    },
+)
+
+# --- messages and dunning ---------------------------------------------------------------
+
+MESSAGE = obj(
+    {
+        "id": INT,
+        "status": STR,
+        "client": PERSON,
+        "text": STR,
+        "urgent": BOOL,
+        "amount_minor": INT,
+        "currency": STR,
+        "deadline_at": nullable(DATE_TIME),
+        "seconds_left": nullable(INT),
+        "follow_up_of": nullable(INT),
+        "answer": nullable(obj({"text": STR, "sent_at": nullable(DATE_TIME)})),
+        "decline_reason": nullable(STR),
+        "capture_error": nullable(STR),
+        "receipt": nullable(
+            obj(
+                {
+                    "amount_minor": INT,
+                    "currency": STR,
+                    "captured": STR,
+                    "card_brand": nullable(STR),
+                    "card_last4": nullable(STR),
+                    "invoice_id": nullable(INT),
+                }
+            )
+        ),
+        "attachments": array(
+            obj(
+                {
+                    "id": INT,
+                    "filename": STR,
+                    "content_type": STR,
+                    "size_bytes": INT,
+                    "from": {"type": "string", "enum": ["client", "freelancer"]},
+                }
+            )
+        ),
+    },
+    optional=("capture_error",),  # not in the client's view
+)
+ATTACHMENT = obj({"id": INT, "filename": STR, "content_type": STR, "size_bytes": INT})
+CASE = obj(
+    {
+        "id": INT,
+        "status": STR,
+        "reason": STR,
+        "amount_minor": INT,
+        "amount_due_minor": INT,
+        "currency": STR,
+        "invoice_id": nullable(INT),
+        "invoice_number": nullable(STR),
+        "client": obj({"name": STR, "email": STR, "is_business": BOOL}),
+        "subject": obj({"type": STR, "id": STR}),
+        "opened_at": DATE_TIME,
+        "closed_at": nullable(DATE_TIME),
+        "pause": nullable(
+            obj({"kind": nullable(STR), "reason": STR, "promise_date": nullable(DATE)})
+        ),
+        "hard_decline": BOOL,
+        "penalties": obj(
+            {
+                "interest_minor": INT,
+                "indemnity_minor": INT,
+                "total_minor": INT,
+                "days_late": INT,
+                "rate_bp": INT,
+                "basis": STR,
+            }
+        ),
+        "steps": array(
+            obj({"step": STR, "outcome": STR, "scheduled_at": DATE_TIME, "done_at": DATE_TIME})
+        ),
+        "next_step": nullable(obj({"step": STR, "at": DATE_TIME})),
+    }
+)
+
 
 TERMS_IN_WORDS = obj({"payment": STR, "cancellation": STR})
 
@@ -163,7 +334,12 @@ PAY_OUTCOME = obj(
 )
 PAUSED = obj({"status": STR, "pause_kind": nullable(STR)})
 
-PUBLIC: dict[str, Schema] = {
+MORE_RESPONSES: dict[str, Schema] = {
+    "api.get_invoice": INVOICE,
+    "api.record_payment": INVOICE,
+    "api.create_credit_note": INVOICE,
+    "api.list_messages": obj({"messages": array(MESSAGE)}),
+    "api.list_cases": obj({"cases": array(CASE)}),
     "api.public_freelancer": PUBLIC_FREELANCER,
     "api.public_slots": SLOTS,
     "api.public_book": BOOKED,
