@@ -53,3 +53,13 @@ clean:
 .PHONY: faults
 faults: install
 	$(BIN)/python -m pytest tests/integration/test_faults_run_due.py tests/integration/test_faults_client.py tests/integration/test_faults_webhooks.py $(PYTEST_ARGS)
+
+# A long fuzz campaign of the API from its OpenAPI document (schemathesis), on
+# SQLite and, with TEST_DATABASE_URL, PostgreSQL; prints every case and failure.
+# `make test` runs a bounded slice (FUZZ_SECONDS=60 per database).
+.PHONY: fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_VERBOSE=1 \
+		$(BIN)/python -m pytest tests/integration/test_api_fuzz.py -s $(PYTEST_ARGS)

@@ -63,12 +63,15 @@ def documented(
     return decorate
 
 
-def _schema_ref(spec: APISpec, schema: type[Schema] | dict[str, Any]) -> Any:
+def _schema_ref(
+    spec: APISpec, schema: type[Schema] | dict[str, Any], *, partial: bool = False
+) -> Any:
+    """A component for a marshmallow schema; `partial` (PATCH bodies): nothing required."""
     if isinstance(schema, dict):
         return schema
-    name = schema.__name__.removesuffix("Schema")
+    name = schema.__name__.removesuffix("Schema") + ("Patch" if partial else "")
     if name not in spec.components.schemas:
-        spec.components.schema(name, schema=schema)
+        spec.components.schema(name, schema=schema(partial=True) if partial else schema)
     return name
 
 
@@ -139,7 +142,11 @@ def _operation(spec: APISpec, rule: Rule, meta: dict[str, Any], method: str) -> 
     if meta["body"] is not None and method in ("POST", "PUT", "PATCH"):
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": _schema_ref(spec, meta["body"])}},
+            "content": {
+                "application/json": {
+                    "schema": _schema_ref(spec, meta["body"], partial=method == "PATCH")
+                }
+            },
         }
     if meta["auth"]:
         operation["security"] = [{"bearer": []}]

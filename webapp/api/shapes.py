@@ -320,11 +320,13 @@ _FREELANCER: dict[str, Schema] = {
 
 # --- query parameters ---------------------------------------------------------------------
 
-# A day the app accepts (webapp.validation.MIN_DATE … MAX_DATE: 1900-01-01 … 2199-12-31).
+# A day; the app answers 422 outside webapp.validation.MIN_DATE … MAX_DATE (1900-01-01 …
+# 2199-12-31). Said in words: a year pattern beside `format: date` leaves a generator
+# almost nothing to draw.
 BOUNDED_DATE: Schema = {
     "type": "string",
     "format": "date",
-    "pattern": r"^(19\d\d|2[01]\d\d)-\d\d-\d\d$",
+    "description": "A date from 1900-01-01 to 2199-12-31",
 }
 
 
@@ -340,7 +342,8 @@ def query(name: str, schema: Schema, description: str, *, required: bool = False
 
 
 _TOKEN_PARAM: Schema = {"type": "string", "minLength": 1}
-_LANG = {"type": "string", "enum": ["fr", "en"]}
+# `fr` or `en`; any other value is ignored (the next source of the language applies).
+_LANG = {"type": "string", "description": "fr or en; any other value is ignored"}
 
 QUERY: dict[str, list[Schema]] = {
     "api.list_bookings": [
