@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other, printing numbers."""
 
-from bench import calendars, slots, webhooks
+from bench import calendars, run_due, slots, webhooks
 
 if __name__ == "__main__":
     slots.main()
@@ -8,3 +8,5 @@ if __name__ == "__main__":
     calendars.main()
     print()
     webhooks.main()
+    print()
+    run_due.main()

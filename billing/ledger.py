@@ -263,11 +263,15 @@ def reconcile_candidates(session: Session, now: datetime, *, limit: int = 200) -
     refund_in_doubt = Payment.id.in_(
         select(Refund.payment_id).where(Refund.status == CREATED, Refund.created_at <= now - LEASE)
     )
-    query = (
-        select(Payment.id)
-        .where(Payment.status.in_(tuple(RECHECK_AFTER)) | Payment.in_flight.is_not(None))
-        .where(in_doubt | (stale & Payment.in_flight.is_(None)))
+    # Three indexed reads (a single OR of them would read the whole table):
+    # ix_payment_in_flight, ix_payment_status_updated, and refunds by status.
+    ids = set(session.scalars(select(Payment.id).where(in_doubt).limit(limit)))
+    ids.update(
+        session.scalars(
+            select(Payment.id)
+            .where(Payment.status.in_(tuple(RECHECK_AFTER)), stale, Payment.in_flight.is_(None))
+            .limit(limit)
+        )
     )
-    ids = set(session.scalars(query.order_by(Payment.id).limit(limit)))
     ids.update(session.scalars(select(Payment.id).where(refund_in_doubt).limit(limit)))
     return sorted(ids)[:limit]

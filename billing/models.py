@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -191,6 +192,15 @@ class Payment(Base):
     __table_args__ = (
         # The reconcile sweep: non-final payments not re-read for a while.
         Index("ix_payment_status_updated", "status", "updated_at"),
+        # ...and writes in doubt: only the few rows with a mark are in this index.
+        Index(
+            "ix_payment_in_flight",
+            "in_flight_since",
+            postgresql_where=text("in_flight IS NOT NULL"),
+            sqlite_where=text("in_flight IS NOT NULL"),
+        ),
+        # A subject's payments (a booking's, a milestone's…): every totals read.
+        Index("ix_payment_subject", "subject_type", "subject_id"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
         CheckConstraint(
             "amount_captured_minor >= 0 AND amount_captured_minor <= amount_minor",

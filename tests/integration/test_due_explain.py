@@ -46,8 +46,12 @@ def _recorded(app: Any, call: Any) -> list[tuple[str, Any]]:
 
 
 def _seq_scans(plan: dict[str, Any]) -> list[str]:
+    """Tables a plan reads whole: a sequential scan, or an index walked end to end
+    (an index scan with no condition, chosen only for its order)."""
     found = []
-    if plan.get("Node Type") == "Seq Scan":
+    node = plan.get("Node Type")
+    whole_index = node in ("Index Scan", "Index Only Scan") and "Index Cond" not in plan
+    if node == "Seq Scan" or whole_index:
         found.append(plan.get("Relation Name", "?"))
     for child in plan.get("Plans", []):
         found += _seq_scans(child)
@@ -114,6 +118,10 @@ def test_the_planner_check_can_fail():
     """The walk finds a sequential scan where a plan has one (nested anywhere)."""
     plan = {"Node Type": "Hash Join", "Plans": [{"Node Type": "Seq Scan", "Relation Name": "t"}]}
     assert _seq_scans(plan) == ["t"]
+    by_order = {"Node Type": "Index Scan", "Relation Name": "payment", "Filter": "x"}
+    assert _seq_scans(by_order) == ["payment"]
+    bounded = {"Node Type": "Index Scan", "Relation Name": "payment", "Index Cond": "x"}
+    assert _seq_scans(bounded) == []
 
 
 def test_explain_reports_a_query_no_index_answers(pg_app):

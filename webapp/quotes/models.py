@@ -72,6 +72,8 @@ class Quote(Base):
             name="status",
         ),
         CheckConstraint("auto_approve_days >= 1 AND auto_approve_days <= 60", name="auto_days"),
+        # The expiry sweep: open quotes by validity date.
+        Index("ix_quote_status_valid_until", "status", "valid_until"),
     )
 
 

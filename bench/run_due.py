@@ -1,0 +1,267 @@
+"""run-due benchmark: 300 due items cost the same over a small and a large history.
+
+`python -m bench.run_due` builds, per history size, a throwaway database with
+that many settled rows in each table the due kinds read (completed bookings,
+their captured payments and timelines, processed webhook events, sent
+e-mails), plus 300 due items (pending bookings whose checkout expired), then
+times one in-process `run_due` over all due kinds. Figures: median of
+`ROUNDS` rebuilt runs, printed next to the small-history baseline with the goal
+(issue 14: large / small ≤ 1.5×). SQLite always; PostgreSQL too when
+`BENCH_DATABASE_URL` is set (its schema is dropped and rebuilt).
+
+`BENCH_HISTORY=1000000` raises the large history (default 100 000).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, text
+
+from billing.models import Event, Payment, PaymentCustomer, WebhookEvent
+from webapp.booking.models import Booking, Offering
+
+DUE = 300
+SMALL = 1_000
+LARGE = int(os.environ.get("BENCH_HISTORY", "100000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+GOAL = 1.5
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+CHUNK = 10_000
+
+
+def _booking(freelancer_id: int, offering_id: int, n: int, status: str, start: datetime) -> dict:
+    end = start + timedelta(hours=1)
+    return {
+        "freelancer_id": freelancer_id,
+        "offering_id": offering_id,
+        "client_name": "Bench",
+        "client_email": "bench@example.test",
+        "client_timezone": "UTC",
+        "start_at": start,
+        "end_at": end,
+        "block_start": start,
+        "block_end": end,
+        "status": status,
+        "title": "Call",
+        "amount_minor": 1_000,
+        "currency": "eur",
+        "payment_policy": "prepay",
+        "deposit_bp": 0,
+        "free_cancel_hours": 24,
+        "late_cancel_fee_bp": 0,
+        "no_show_fee_bp": 0,
+        "secure_deadline_hours": 24,
+        "payment_state": "captured" if status == "completed" else "none",
+        "manage_token_hash": f"bench-{status}-{n}",
+        "manage_token_enc": "x",
+        "reschedule_count": 0,
+        "pending_expires_at": NOW - timedelta(hours=1) if status != "completed" else None,
+        "created_at": start - timedelta(days=2),
+        "updated_at": start - timedelta(days=2),
+    }
+
+
+def _chunks(session: Any, model: type, rows: list[dict]) -> None:
+    for at in range(0, len(rows), CHUNK):
+        session.execute(insert(model), rows[at : at + CHUNK])
+
+
+def _fill(app: Any, history: int) -> None:
+    """`history` settled rows per table, and DUE expired pending bookings."""
+    from webapp.accounts.models import Freelancer
+    from webapp.extensions import db
+
+    with app.app_context():
+        session = db.session
+        freelancer = Freelancer(
+            email="bench@example.test",
+            password_hash="!",  # noqa: S106 (no log-in: not a password)
+            display_name="Bench",
+            slug="bench",
+        )
+        session.add(freelancer)
+        session.flush()
+        offering = Offering(
+            freelancer_id=freelancer.id,
+            title="Call",
+            duration_minutes=60,
+            amount_minor=1_000,
+            currency="eur",
+            payment_policy="prepay",
+        )
+        customer = PaymentCustomer(
+            freelancer_id=freelancer.id, email="client@example.test", name="Client"
+        )
+        session.add_all([offering, customer])
+        session.flush()
+        past = NOW - timedelta(days=400)
+        _chunks(
+            session,
+            Booking,
+            [
+                _booking(freelancer.id, offering.id, n, "completed", past + timedelta(hours=2 * n))
+                for n in range(history)
+            ],
+        )
+        first = session.execute(text("SELECT min(id) FROM booking")).scalar_one()
+        _chunks(
+            session,
+            Payment,
+            [_payment(freelancer.id, customer.id, first + n) for n in range(history)],
+        )
+        _chunks(
+            session,
+            Event,
+            [
+                {
+                    "subject_type": "booking",
+                    "subject_id": str(first + n),
+                    "freelancer_id": freelancer.id,
+                    "actor": "client",
+                    "action": "booking_completed",
+                    "data": {},
+                    "occurred_at": past,
+                }
+                for n in range(history)
+            ],
+        )
+        _chunks(
+            session,
+            WebhookEvent,
+            [
+                {
+                    "endpoint": "instance",
+                    "stripe_event_id": f"evt_bench_{n}",
+                    "type": "payment_intent.succeeded",
+                    "stripe_created": 0,
+                    "payload": "{}",
+                    "status": "processed",
+                    "received_at": past,
+                }
+                for n in range(history)
+            ],
+        )
+        soon = NOW + timedelta(days=3)
+        _chunks(
+            session,
+            Booking,
+            [
+                _booking(
+                    freelancer.id, offering.id, n, "pending_payment", soon + timedelta(hours=2 * n)
+                )
+                for n in range(DUE)
+            ],
+        )
+        session.commit()
+
+
+def _payment(freelancer_id: int, customer_id: int, booking_id: int) -> dict:
+    return {
+        "freelancer_id": freelancer_id,
+        "customer_id": customer_id,
+        "subject_type": "booking",
+        "subject_id": str(booking_id),
+        "purpose": "full",
+        "amount_minor": 1_000,
+        "currency": "eur",
+        "capture_method": "automatic",
+        "off_session": False,
+        "payment_method_id": "pm_bench",
+        "status": "succeeded",
+        "idempotency_key": f"bench-{booking_id}",
+        "stripe_payment_intent_id": f"pi_bench_{booking_id}",
+        "amount_captured_minor": 1_000,
+        "created_at": NOW - timedelta(days=300),
+        "updated_at": NOW - timedelta(days=300),
+    }
+
+
+def _app(url: str, workdir: Path) -> Any:
+    from billing.gateway.memory import InMemoryGateway
+    from webapp import create_app
+
+    gateway = InMemoryGateway()
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench",
+            "DATABASE_URL": url,
+            "HUEY_URL": f"sqlite:///{workdir / 'huey.sqlite'}",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SMTP_URL": None,
+            "GATEWAY_FACTORY": lambda creds: gateway,
+        }
+    )
+
+
+def _fresh(url: str | None, workdir: Path, name: str) -> str:
+    from webapp.migrate import upgrade
+
+    if url is None:
+        path = workdir / f"{name}.sqlite"
+        path.unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+    else:
+        from webapp.extensions import make_engine
+
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(url)
+    return url
+
+
+def measure(url: str | None, history: int, workdir: Path) -> float:
+    """Seconds of one in-process run-due over DUE items and `history` settled rows."""
+    from webapp.due import run_due
+    from webapp.extensions import db
+
+    url = _fresh(url, workdir, f"run-due-{history}")
+    app = _app(url, workdir)
+    _fill(app, history)
+    with app.app_context():
+        if url.startswith("postgresql"):
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+        began = time.perf_counter()
+        lines: list[str] = []
+        # A run takes a bounded batch per kind: run again until nothing is due, as cron would.
+        while not (batch := run_due(NOW))[0].startswith("nothing due"):
+            lines += batch
+        took = time.perf_counter() - began
+        expired = sum(1 for line in lines if line and "expired" in line)
+        db.session.remove()
+    db.engine.dispose()
+    assert expired == DUE, f"{expired} of {DUE} due items ran"
+    return took
+
+
+def main() -> None:
+    """Print each database's small and large history figures, their ratio and the goal."""
+    targets: list[tuple[str, str | None]] = [("SQLite", None)]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        targets.append(("PostgreSQL", os.environ["BENCH_DATABASE_URL"]))
+    print(f"run-due, {DUE} due items, in process; median of {ROUNDS} rounds")
+    print(f"{'database':>11} {f'{SMALL:,} rows s':>12} {f'{LARGE:,} rows s':>14} {'ratio':>6} goal")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, url in targets:
+            small, large = [], []
+            for _ in range(ROUNDS):  # interleaved: the machine's drift hits both alike
+                small.append(measure(url, SMALL, Path(tmp)))
+                large.append(measure(url, LARGE, Path(tmp)))
+            s, big = statistics.median(small), statistics.median(large)
+            ok = "ok" if big / s <= GOAL else "MISSED"
+            print(f"{name:>11} {s:>12.3f} {big:>14.3f} {big / s:>5.2f}× ≤ {GOAL}× {ok}")
+
+
+if __name__ == "__main__":
+    main()
