@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other, printing numbers."""
 
-from bench import calendars, run_due, slots, webhooks
+from bench import calendars, capture, run_due, slots, webhooks
 
 if __name__ == "__main__":
     slots.main()
@@ -10,3 +10,5 @@ if __name__ == "__main__":
     webhooks.main()
     print()
     run_due.main()
+    print()
+    capture.main()
