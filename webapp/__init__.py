@@ -38,6 +38,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_security_headers(app)
     register_cli(app)
     register_billing(app)
+    # A public page's cached profile is invalidated by the flush that changes it.
+    from webapp.public import cache as public_cache
+
+    public_cache.install()
     return app
 
 

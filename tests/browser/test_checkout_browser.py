@@ -1,7 +1,7 @@
 """booking.js and checkout.js against the contract's shapes, in real Chromium.
 
 The booking feature's API is answered here (server-side reads through
-`webapp.public.routes.get_json`, browser calls through Playwright routes), while
+`webapp.public.reads`, browser calls through Playwright routes), while
 the card is real: localstripe's Stripe.js saves it with a real SetupIntent and
 its 3-D Secure dialog authenticates a real PaymentIntent. So these tests pin the
 client side of the contract, independently of the server side.
@@ -20,8 +20,7 @@ import pytest
 
 from billing.money import Money
 from tests.browser.conftest import LiveServer
-from webapp.public import routes
-from webapp.public.api_client import ApiAnswer
+from tests.support.public_reads import ApiAnswer, patch_reads
 
 pytestmark = [pytest.mark.browser, pytest.mark.stripe]
 
@@ -154,7 +153,7 @@ class FakeBookingApi:
 @pytest.fixture
 def fake_api(page, live_server: LiveServer, stripe_gateway, monkeypatch) -> FakeBookingApi:
     api = FakeBookingApi(stripe_gateway)
-    monkeypatch.setattr(routes, "get_json", api.read)
+    patch_reads(monkeypatch, api.read)
     page.route(re.compile(r".*/api/v1/public/.*"), api.handle)
     return api
 

@@ -1,8 +1,8 @@
 """The server-rendered parts of the client pages (booking, confirmation, manage).
 
-The pages read the public JSON API through `webapp.public.api_client.get_json`;
-most tests here answer for it with canned bodies in the contract's shapes, so
-that what is checked is the page: status codes, escaping, headers, words.
+The pages read what the public JSON API answers (`webapp.public.reads`); most
+tests here answer for it with canned bodies in the contract's shapes, so that
+what is checked is the page: status codes, escaping, headers, words.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from webapp.public import routes
-from webapp.public.api_client import ApiAnswer
+from tests.support.public_reads import ApiAnswer, patch_reads
 
 OFFERING = {
     "id": 7,
@@ -75,7 +74,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[tuple[str, dict[s
                 return ApiAnswer(200, booking)
             return ApiAnswer(404, {"error": {"code": "not_found", "message": "Not found."}})
 
-        monkeypatch.setattr(routes, "get_json", fake)
+        patch_reads(monkeypatch, fake)
         return calls
 
     return install

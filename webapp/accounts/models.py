@@ -62,6 +62,8 @@ class Freelancer(Base):
     # Sessions carry the version they were opened under; log-out and a password
     # change raise it, so every copy of an older session cookie stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Raised by every change to what the public page shows (webapp.public.cache).
+    public_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (

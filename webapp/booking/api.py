@@ -277,7 +277,18 @@ def cancel_booking(booking_id: int):
 @documented("A freelancer's public booking page data", response=_OBJECT, auth=False, tag="public")
 @answers_errors
 def public_freelancer(slug: str):
-    return jsonify(public.public_profile(db.session, slug))
+    from webapp.public import reads
+
+    profile = reads.profile(slug)
+    if profile is None:
+        raise ApiError(404, "Not found.")
+    # The same for every visitor until the freelancer changes it: revalidated by ETag.
+    response = jsonify(profile)
+    response.headers["Cache-Control"] = "public, no-cache"
+    response.vary.add("Accept-Language")
+    response.vary.add("Cookie")
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/public/freelancers/<slug>/offerings/<int:offering_id>/slots")
@@ -295,7 +306,11 @@ def public_slots(slug: str, offering_id: int):
     slots = public.public_slots(
         db.session, slug, offering_id, query["from_"], query["to"], query["tz"]
     )
-    return jsonify({"slots": slots, "timezone": query["tz"]})
+    response = jsonify({"slots": slots, "timezone": query["tz"]})
+    # Free times change with every booking: always revalidated, 304 when unchanged.
+    response.headers["Cache-Control"] = "public, no-cache"
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.post("/public/freelancers/<slug>/bookings")

@@ -1,7 +1,8 @@
 """Client pages: `/<slug>` (book and pay), `/b/<id>/confirmed`, `/b/<id>/manage`, the `.ics`.
 
-Every page reads the public JSON API (`webapp.public.api_client`), renders what
-it can on the server (names, prices and terms formatted with Babel, in the
+Every page reads what the public JSON API answers, from the same service
+functions in its own request (`webapp.public.reads`), renders what it can on
+the server (names, prices and terms formatted with Babel, in the
 client's language) and lets `static/js/booking.js` do the interactive parts
 against the same API.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
@@ -18,8 +18,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 
 from webapp.accounts.schemas import RESERVED_SLUGS, SLUG_RE
-from webapp.public import wording
-from webapp.public.api_client import get_json
+from webapp.public import reads, wording
 
 bp = Blueprint("public", __name__)
 
@@ -141,10 +140,9 @@ def book(slug: str):
     """The freelancer's public booking page: offerings, free slots, checkout."""
     if slug in RESERVED_SLUGS or not SLUG_RE.match(slug):
         abort(404)
-    answer = get_json(f"/api/v1/public/freelancers/{quote(slug)}")
-    if not answer.ok or not isinstance(answer.body, dict):
+    freelancer = reads.profile(slug)
+    if freelancer is None:
         abort(404)
-    freelancer = answer.body
     offerings = [offering_view(o) for o in freelancer.get("offerings") or []]
     config = _page_config(
         page="book",
@@ -171,31 +169,19 @@ def book(slug: str):
         freelancer=freelancer,
         offerings=offerings,
         config=config,
-        asks=_takes_paid_questions(slug),
+        asks=bool(freelancer.get("asks")),
     )
-
-
-def _takes_paid_questions(slug: str) -> bool:
-    """Whether the page links to `/<slug>/ask` (the freelancer takes paid questions)."""
-    from webapp.extensions import db
-    from webapp.messages import service as messages
-
-    try:
-        messages.open_offer(db.session, slug)
-    except messages.NotFound:
-        return False
-    return True
 
 
 def _booking_or_404(booking_id: int) -> tuple[dict[str, Any], str]:
     token = request.args.get("token", "")
     if not token or len(token) > TOKEN_MAX_LENGTH:
         abort(404)
-    answer = get_json(f"/api/v1/public/bookings/{booking_id}", {"manage_token": token})
-    if not answer.ok or not isinstance(answer.body, dict):
+    data = reads.booking(booking_id, token)
+    if data is None:
         # Wrong token, unknown booking or another booking's token: all look the same.
         abort(404)
-    return answer.body, token
+    return data, token
 
 
 def booking_view(data: dict[str, Any]) -> dict[str, Any]:
@@ -324,8 +310,8 @@ def card(booking_id: int):
     """
     data, token = _booking_or_404(booking_id)
     booking = booking_view(data)
-    profile = get_json(f"/api/v1/public/freelancers/{quote(booking['freelancer_slug'] or '')}")
-    publishable = (profile.body or {}).get("publishable_key") if profile.ok else None
+    profile = reads.profile(booking["freelancer_slug"] or "")
+    publishable = (profile or {}).get("publishable_key")
     config = _page_config(
         page="card",
         booking_id=booking_id,
