@@ -167,6 +167,22 @@ def test_a_booking_does_not_invalidate_the_profile(app, client, seller):
     assert version() == before
 
 
+def test_the_page_html_is_cached_for_anonymous_visitors_only(app, client, seller):
+    slug = seller["slug"]
+    assert client.get(f"/{slug}").status_code == 200
+    _, warm = _statements(app, lambda: client.get(f"/{slug}"))
+    assert len(warm) == 1  # the version; no render from the database
+    # Another query: rendered afresh (never cached, so no visitor fills the cache).
+    odd = client.get(f"/{slug}?utm=x")
+    assert odd.status_code == 200
+    # A message flashed to this visitor is shown, not hidden behind the cached copy.
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "Votre réservation est annulée.")]
+    flashed = client.get(f"/{slug}").get_data(as_text=True)
+    assert "Votre réservation est annulée." in flashed
+    assert "Votre réservation est annulée." not in client.get(f"/{slug}").get_data(as_text=True)
+
+
 def test_public_json_is_revalidated_by_etag(client, seller):
     profile = client.get(f"/api/v1/public/freelancers/{seller['slug']}")
     assert profile.status_code == 200

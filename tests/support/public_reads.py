@@ -45,4 +45,5 @@ def patch_reads(monkeypatch: pytest.MonkeyPatch, read: Read) -> None:
         return answer.body if answer.ok else None
 
     monkeypatch.setattr(reads, "profile", profile)
+    monkeypatch.setattr(reads, "profile_with_key", lambda slug: (profile(slug), None))
     monkeypatch.setattr(reads, "booking", booking)

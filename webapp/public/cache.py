@@ -2,7 +2,8 @@
 
 The public profile (name, zone, publishable key, offerings with their terms in
 words, whether paid questions are open) is built from a handful of rows and
-changes only when the freelancer edits them. Each freelancer carries a
+changes only when the freelancer edits them; so does the booking page's HTML
+for anonymous visitors (`webapp.public.reads.page`). Each freelancer carries a
 `public_version`; any flush that adds, changes or deletes one of those rows
 (the freelancer, an offering, the availability, the Stripe keys, the paid
 question settings) raises it in the same transaction — the explicit
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 MAX_ENTRIES = 2_048
 _lock = threading.Lock()
-_entries: OrderedDict[tuple[int, int, str], dict[str, Any]] = OrderedDict()
+_entries: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
 
 
 def _dependents() -> tuple[type, ...]:
@@ -72,7 +73,11 @@ def _collect(session: Session, flush_context: Any, instances: Any) -> None:
 
 
 def install() -> None:
-    """Raise a freelancer's public version whenever a flush changes their public rows."""
+    """Raise a freelancer's public version whenever a flush changes their public rows.
+
+    Called by the app factory; a new app starts with an empty cache (an app is
+    one database: tests build one per database)."""
+    clear()
     if not event.contains(Session, "before_flush", _collect):
         event.listen(Session, "before_flush", _collect)
         event.listen(Session, "after_flush", _bump)
@@ -90,7 +95,7 @@ def version_of(session: Session, slug: str) -> tuple[int, int] | None:
     return (row[0], row[1]) if row else None
 
 
-def cached(key: tuple[int, int, str], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def cached(key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """The entry for `key`, built once (least recently used entries evicted)."""
     with _lock:
         hit = _entries.get(key)

@@ -140,9 +140,13 @@ def book(slug: str):
     """The freelancer's public booking page: offerings, free slots, checkout."""
     if slug in RESERVED_SLUGS or not SLUG_RE.match(slug):
         abort(404)
-    freelancer = reads.profile(slug)
+    freelancer, key = reads.profile_with_key(slug)
     if freelancer is None:
         abort(404)
+    return reads.page(key, "book", lambda: _render_book(slug, freelancer))
+
+
+def _render_book(slug: str, freelancer: dict[str, Any]) -> str:
     offerings = [offering_view(o) for o in freelancer.get("offerings") or []]
     config = _page_config(
         page="book",
