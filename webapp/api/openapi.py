@@ -75,6 +75,20 @@ def _schema_ref(
     return name
 
 
+def _response_ref(spec: APISpec, schema: type[Schema] | dict[str, Any]) -> Any:
+    """A success body's schema: a marshmallow schema's own, except that an answer may
+    carry more keys than the request accepts (`unknown = RAISE` is about input)."""
+    if isinstance(schema, dict):
+        return schema
+    name = schema.__name__.removesuffix("Schema") + "Answer"
+    if name not in spec.components.schemas:
+        plugin = next(p for p in spec.plugins if isinstance(p, MarshmallowPlugin))
+        body = plugin.converter.schema2jsonschema(schema)  # type: ignore[union-attr]
+        body.pop("additionalProperties", None)
+        spec.components.schema(name, body)
+    return name
+
+
 _BOUNDS = frozenset({"maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum", "multipleOf"})
 
 
@@ -137,7 +151,7 @@ def _operation(spec: APISpec, rule: Rule, meta: dict[str, Any], method: str) -> 
     elif response is not None and status != "204":
         operation["responses"][status]["content"] = {
             # A copy: apispec resolves schemas in place, and the shapes are shared.
-            "application/json": {"schema": _schema_ref(spec, copy.deepcopy(response))}
+            "application/json": {"schema": _response_ref(spec, copy.deepcopy(response))}
         }
     if meta["body"] is not None and method in ("POST", "PUT", "PATCH"):
         operation["requestBody"] = {

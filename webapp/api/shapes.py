@@ -298,6 +298,7 @@ _FREELANCER: dict[str, Schema] = {
     "api.signup": obj({"id": INT, "slug": STR}),
     "api.create_token": extend(TOKEN, {"token": STR}),
     "api.list_tokens": obj({"tokens": array(TOKEN)}),
+    "api.delete_calendar": obj({"deleted": INT}),
     "api.get_stripe_account": STRIPE_STATUS,
     "api.put_stripe_account": STRIPE_STATUS,
     "api.delete_stripe_account": STRIPE_STATUS,
@@ -386,6 +387,11 @@ QUERY: dict[str, list[Schema]] = {
 _ATTACHMENT_TYPES = ("application/pdf", "image/png", "image/jpeg", "text/plain")
 CONTENT: dict[str, tuple[str, ...]] = {
     "api.get_invoice_pdf": ("application/pdf",),
+    "api.get_invoice_facturx_xml": ("application/xml",),
+    # What the supplier sent: a Factur-X PDF, or a CII / UBL XML.
+    "api.get_supplier_invoice_file": ("application/pdf", "application/xml"),
+    "api.get_formal_notice_pdf": ("application/pdf",),
+    "api.get_recourse_pack_pdf": ("application/pdf",),
     "api.download_message_attachment": _ATTACHMENT_TYPES,
     "api.public_message_attachment": _ATTACHMENT_TYPES,
 }

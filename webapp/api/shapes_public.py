@@ -7,6 +7,7 @@ Imported by `webapp.api.shapes` once its building blocks exist; the package's
 
 from __future__ import annotations
 
+from billing.invoicing.models import KINDS
 from webapp.api.shapes import (
     ACCEPTANCE,
     BOOKING_STATUS,
@@ -47,7 +48,7 @@ PARTY = obj(
 INVOICE_SUMMARY = obj(
     {
         "id": INT,
-        "kind": {"type": "string", "enum": ["invoice", "credit_note"]},
+        "kind": {"type": "string", "enum": list(KINDS)},
         "number": STR,
         "status": STR,
         "issue_date": DATE,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import object_session
 
 from billing.events import timeline
 from billing.invoicing import documents, service
-from billing.invoicing.models import Invoice
+from billing.invoicing.models import KINDS, Invoice
 from webapp.validation import BoundedAwareDateTime
 
 MAX_MINOR = 10**11  # a billion euros: anything larger is a typo
@@ -49,7 +49,7 @@ class InvoiceSummarySchema(Schema):
     """An invoice in a list (documentation of the answer's shape)."""
 
     id = fields.Integer()
-    kind = fields.String(metadata={"enum": ["invoice", "credit_note"]})
+    kind = fields.String(metadata={"enum": list(KINDS)})
     number = fields.String()
     status = fields.String(metadata={"enum": ["issued", "partially_paid", "paid", "credited"]})
     issue_date = fields.Date()
