@@ -63,3 +63,20 @@ def test_buyer_party_carries_the_structure_for_the_invoice():
     assert party.legal_name == "ACME SAS" and party.siren == "552032534"
     assert party.address == "3 avenue Foch\n69006 Lyon"
     assert party.postal_address["country"] == "FR"
+
+
+def test_a_failed_charges_invoice_bills_the_same_client_identity():
+    from webapp.dunning.case_invoice import Buyer
+
+    details = details_of_company = {
+        "company": "ACME SAS",
+        "siren": "552032534",
+        "vat_number": "",
+        "postal_address": LYON,
+    }
+    party = Buyer("Jean Dupont", "jean@acme.test", True, details=details_of_company).party()
+    assert (party.legal_name, party.siren, party.postal_address) == ("ACME SAS", "552032534", LYON)
+    assert details["company"] == "ACME SAS"
+    # an older quote: no structured address, its text address is kept
+    old = Buyer("C", "c@x.fr", True, "ACME", "55203253400646", "1 rue B", details={}).party()
+    assert old.address == "1 rue B" and old.siret == "55203253400646"

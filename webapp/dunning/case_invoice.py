@@ -31,9 +31,21 @@ class Buyer:
     legal_name: str = ""
     siret: str = ""
     address: str = ""
+    # The client identity of the quote, booking or question (webapp.clients).
+    details: dict[str, Any] | None = None
 
     def party(self) -> invoicing.Party:
         """The invoice's buyer side."""
+        if self.details is not None:
+            from dataclasses import replace
+
+            from webapp.clients import buyer_party
+
+            details = {**self.details, "company": self.details.get("company") or self.legal_name}
+            party = buyer_party(self.name, self.email, self.is_business, details)
+            if not party.address and self.address:
+                party = replace(party, address=self.address, siret=self.siret)
+            return party
         return invoicing.Party(
             name=self.name,
             legal_name=self.legal_name,

@@ -5,6 +5,7 @@ J+0 at once) and on an invoice past its due date. Operations flush; the caller c
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,8 +31,33 @@ def _buyer(session: Session, payment: Payment, customer: PaymentCustomer) -> Buy
             legal_name=quote.client_company,
             siret=quote.client_siret,
             address=quote.client_address,
+            details=quote.client_details or {},
+        )
+    subject = _client_subject(session, payment)
+    if subject is not None:
+        # A booking or paid question: the client said whether they pay for a company.
+        return Buyer(
+            name=subject.client_name,
+            email=subject.client_email,
+            is_business=subject.client_is_business,
+            details=subject.client_details or {},
         )
     return Buyer(name=customer.name, email=customer.email, is_business=False)
+
+
+def _client_subject(session: Session, payment: Payment) -> Any:
+    """The booking or question a payment is for (same freelancer), or None."""
+    if not payment.subject_id.isdigit():
+        return None
+    model: Any = None
+    if payment.subject_type == "booking":
+        from webapp.booking.models import Booking as model
+    elif payment.subject_type == "message":
+        from webapp.messages.models import Question as model
+    if model is None:
+        return None
+    found = session.get(model, int(payment.subject_id))
+    return found if found is not None and found.freelancer_id == payment.freelancer_id else None
 
 
 def _new_token() -> tuple[str, str, str]:

@@ -26,7 +26,10 @@
     form.querySelectorAll("[data-error]").forEach((node) => { node.textContent = ""; });
     Object.entries(fields || {}).forEach(([name, messages]) => {
       const node = form.querySelector(`[data-error="${name}"]`);
-      if (node) node.textContent = [].concat(messages).join(" ");
+      // A nested field (postal_address) answers {city: [...], ...}: show every message.
+      const flat = (m) => (m && typeof m === "object" && !Array.isArray(m)
+        ? Object.values(m).flatMap(flat) : [].concat(m));
+      if (node) node.textContent = flat(messages).join(" ");
     });
     banner.hidden = !message;
     banner.textContent = message || "";
