@@ -102,6 +102,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SMTP_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         "ENCRYPTION_KEYS": None,
+        "EINVOICE_OUTBOX": str(tmp_path / "einvoice-outbox"),
     }
 
 

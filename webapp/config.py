@@ -85,5 +85,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Calendar addresses inside our own network (a local Radicale or Nextcloud):
         # refused by default, since the server would fetch them for any freelancer.
         "CALENDAR_ALLOW_PRIVATE_HOSTS": env.get("CALENDAR_ALLOW_PRIVATE_HOSTS", "0") == "1",
+        # Where issued e-invoices to French businesses are handed over (the folder
+        # adapter of the approved-platform port, webapp.invoices.transmission).
+        "EINVOICE_OUTBOX": env.get("EINVOICE_OUTBOX", str(instance_path / "einvoice-outbox")),
         "SESSION_COOKIE_SECURE": base_url.startswith("https"),
     }

@@ -45,6 +45,7 @@ def due_kinds() -> list[DueKind]:
     from webapp.calendars import sync as calendar_sync
     from webapp.calendars import writeback as calendar_writeback
     from webapp.dunning import due as dunning
+    from webapp.invoices import transmission as einvoices
     from webapp.mail import due as mail
     from webapp.messages import due as messages
     from webapp.notifications import reminders
@@ -62,6 +63,8 @@ def due_kinds() -> list[DueKind]:
     kinds += quotes.due_kinds()
     kinds += messages.due_kinds()
     kinds += dunning.due_kinds()
+    # Issued e-invoices to the approved platform (after the features issued them).
+    kinds += einvoices.due_kinds()
     kinds += reminders.due_kinds()
     kinds += mail.due_kinds()
     return kinds

@@ -15,7 +15,9 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,6 +39,26 @@ class EInvoice(Base):
     rule_sets: Mapped[list[str]] = mapped_column(JSON, default=list)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The approved platform (webapp.invoices.transmission): None until looked at,
+    # then sent | retry | refused | e-reporting (not e-invoiced: reported per period).
+    transmission: Mapped[str | None] = mapped_column(String(20))
+    transmission_ref: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    transmission_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    transmission_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transmitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        # The transmission sweep: rows never looked at (few), and retries by time.
+        Index(
+            "ix_einvoice_untransmitted",
+            "id",
+            postgresql_where=text("transmission IS NULL"),
+            sqlite_where=text("transmission IS NULL"),
+        ),
+        Index("ix_einvoice_transmission_retry", "transmission", "retry_at"),
+    )
 
 
 class SupplierInvoice(Base):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -337,6 +337,10 @@ def _invoices(call: Checked, seller: dict[str, Any]) -> None:
     call("get", f"/api/v1/supplier-invoices/{received['id']}", headers=headers)
     assert call("get", f"/api/v1/supplier-invoices/{received['id']}/file", headers=headers)
     call("get", "/api/v1/calendars", headers=headers)
+    today = date.today()
+    period = f"from={today - timedelta(days=30)}&to={today + timedelta(days=1)}"
+    call("get", f"/api/v1/invoices/e-reporting?{period}", headers=headers)
+    assert call("get", f"/api/v1/invoices/e-reporting.csv?{period}", headers=headers)
     call("get", "/api/v1/dunning/cases", headers=headers)
     call("get", "/api/v1/dunning/settings", headers=headers)
     call("put", "/api/v1/dunning/settings", headers=headers, json={"bill_penalties": True})

@@ -346,7 +346,14 @@ _TOKEN_PARAM: Schema = {"type": "string", "minLength": 1}
 # `fr` or `en`; any other value is ignored (the next source of the language applies).
 _LANG = {"type": "string", "description": "fr or en; any other value is ignored"}
 
+_PERIOD = [
+    query("from", BOUNDED_DATE, "First issue date", required=True),
+    query("to", BOUNDED_DATE, "Last issue date (at most 366 days after `from`)", required=True),
+]
+
 QUERY: dict[str, list[Schema]] = {
+    "api.get_e_reporting": _PERIOD,
+    "api.get_e_reporting_csv": _PERIOD,
     "api.list_bookings": [
         query(
             "upcoming",
@@ -391,6 +398,7 @@ CONTENT: dict[str, tuple[str, ...]] = {
     # What the supplier sent: a Factur-X PDF, or a CII / UBL XML.
     "api.get_supplier_invoice_file": ("application/pdf", "application/xml"),
     "api.get_formal_notice_pdf": ("application/pdf",),
+    "api.get_e_reporting_csv": ("text/csv",),
     "api.get_recourse_pack_pdf": ("application/pdf",),
     "api.download_message_attachment": _ATTACHMENT_TYPES,
     "api.public_message_attachment": _ATTACHMENT_TYPES,

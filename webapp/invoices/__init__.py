@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp.invoices import api as _api  # noqa: F401  (attaches routes to the API blueprint)
+from webapp.invoices import ereporting as _ereporting  # noqa: F401
 from webapp.invoices import facturx_api as _facturx_api  # noqa: F401
 
 
