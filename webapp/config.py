@@ -64,6 +64,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Days a delivered e-mail keeps its content (client links carry live
         # tokens); then only recipient, subject, dates and status. 0: forever.
         "MAIL_RETENTION_DAYS": int(env.get("MAIL_RETENTION_DAYS", "30")),
+        # Hours before a session its client is reminded; empty: no reminders.
+        "SESSION_REMINDER_HOURS": env.get("SESSION_REMINDER_HOURS", "24,1"),
         # Comma-separated Fernet keys, newest first; unset: derived from SECRET_KEY.
         "ENCRYPTION_KEYS": env.get("ENCRYPTION_KEYS"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),

@@ -495,3 +495,20 @@ def test_a_hold_captured_after_the_session_sends_its_receipt_once(flow, app, inb
     receipts = [m for m in inbox.to("camille@example.test") if "Receipt" in m["Subject"]]
     assert len(receipts) == 1 and "€240.00" in str(receipts[0]["Subject"])
     assert attachment_names(receipts[0]) == [f"{invoice_numbers(app)[0]}.pdf"]
+
+
+def test_reminder_hours_come_from_the_environment(monkeypatch, tmp_path):
+    from webapp.config import from_environment
+
+    monkeypatch.setenv("SESSION_REMINDER_HOURS", "48, 2")
+    assert from_environment(tmp_path)["SESSION_REMINDER_HOURS"] == "48, 2"
+    from flask import Flask
+
+    from webapp.notifications.reminders import reminder_hours
+
+    app = Flask(__name__)
+    with app.app_context():
+        app.config["SESSION_REMINDER_HOURS"] = "48, 2"
+        assert reminder_hours() == [48, 2]
+        app.config["SESSION_REMINDER_HOURS"] = ""
+        assert reminder_hours() == []
