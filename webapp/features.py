@@ -15,6 +15,7 @@ FEATURES: list[str] = [
     "webapp.supplier_invoices",
     "webapp.dunning",
     "webapp.notifications",
+    "webapp.books",
     # Last: the public page lives at /<slug>, after every fixed path.
     "webapp.public",
 ]

@@ -1,5 +1,6 @@
 """Every table, imported in one place so that metadata is complete (Alembic, tests)."""
 
+from billing.books.models import BankLine, BankMatch, BankStatement
 from billing.db import Base
 from billing.dunning.models import DunningCase, DunningRate, DunningSettings, DunningStep
 from billing.facturx.models import EInvoice, SupplierInvoice
@@ -32,6 +33,9 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "Availability",
+    "BankLine",
+    "BankMatch",
+    "BankStatement",
     "Base",
     "Booking",
     "BusyTime",

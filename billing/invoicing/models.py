@@ -202,12 +202,19 @@ class InvoicePayment(Base):
     # A card payment backs one invoice payment only: recording it twice is refused.
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), unique=True)
     reference: Mapped[str] = mapped_column(String(200), default="")
+    # A reversal (a bank match undone, issue 17): a negative row naming the payment it
+    # cancels; rows are never edited nor deleted, the totals add up the signed amounts.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("invoice_payment.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
 
     __table_args__ = (
-        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint(
+            "(reverses_id IS NULL AND amount_minor > 0)"
+            " OR (reverses_id IS NOT NULL AND amount_minor < 0)",
+            name="amount_positive",
+        ),
         CheckConstraint("method IN ('card', 'transfer', 'other')", name="method"),
     )
 

@@ -86,3 +86,43 @@ def record_payment(
     )
     refresh_status(session, invoice, actor=actor)
     return row
+
+
+def reverse_payment(
+    session: Session, payment_row_id: int, *, reason: str = "", actor: str = events.SYSTEM
+) -> InvoicePayment:
+    """Cancel a recorded transfer with a negative row (the row itself never changes).
+
+    For a payment recorded by mistake (a bank match undone): the invoice is owed
+    again and its status goes back accordingly. A card payment is refunded through
+    the ledger instead; a payment is reversed at most once (`AlreadyDone`).
+    """
+    original = session.get(InvoicePayment, payment_row_id)
+    if original is None or original.reverses_id is not None:
+        raise NotAllowed(f"no payment {payment_row_id} to reverse")
+    invoice = lock_invoice(session, original.invoice_id)
+    if original.payment_id is not None or original.method == "card":
+        raise NotAllowed("a card payment is refunded, not reversed")
+    if any(p.reverses_id == original.id for p in invoice.payments):
+        raise AlreadyDone(f"payment {original.id} is already reversed")
+    row = InvoicePayment(
+        invoice=invoice,
+        amount_minor=-original.amount_minor,
+        method=original.method,
+        paid_at=original.paid_at,
+        reference=(reason or original.reference).strip()[:200],
+        reverses_id=original.id,
+    )
+    session.add(row)
+    session.flush()
+    events.record(
+        session,
+        subject_type="invoice",
+        subject_id=invoice.id,
+        action="invoice_payment_reversed",
+        actor=actor,
+        freelancer_id=invoice.freelancer_id,
+        data={"payment": original.id, "amount_minor": original.amount_minor, "reason": reason},
+    )
+    refresh_status(session, invoice, actor=actor)
+    return row

@@ -11,7 +11,7 @@ import one name space (`from billing.invoicing import service`):
 - `queries`: finding invoices (by id, by billed source, by ledger payment);
 - `issuing`: `issue_invoice` — number, compute, freeze, hash;
 - `status`: the status machine, its event rows and `on_status_change`;
-- `receipts`: `record_payment`;
+- `receipts`: `record_payment`, `reverse_payment`;
 - `credit_notes`: `issue_credit_note`.
 
 None of them imports this module.
@@ -41,7 +41,7 @@ from billing.invoicing.models import (
     PARTIALLY_PAID,
 )
 from billing.invoicing.queries import find_by_payment, find_by_source, get_invoice, list_invoices
-from billing.invoicing.receipts import record_payment
+from billing.invoicing.receipts import record_payment, reverse_payment
 from billing.invoicing.status import (
     MACHINE,
     TRANSITIONS,
@@ -84,5 +84,6 @@ __all__ = [
     "record_payment",
     "refund_due",
     "remove_subscriber",
+    "reverse_payment",
     "vat_summary",
 ]

@@ -16,13 +16,14 @@ from billing.invoicing.models import CREDITED, ISSUED, PAID, PARTIALLY_PAID, Inv
 from billing.locking import lock
 from billing.states import StateMachine
 
-# Invoice statuses move forward only: payments and credits only ever add up.
+# Invoice statuses move forward, except when a recorded transfer is reversed (a bank
+# match undone, issue 17): then a paid invoice is owed again.
 MACHINE = StateMachine(
     "invoice",
     {
         ISSUED: {PARTIALLY_PAID, PAID, CREDITED},
-        PARTIALLY_PAID: {PAID, CREDITED},
-        PAID: {CREDITED},
+        PARTIALLY_PAID: {ISSUED, PAID, CREDITED},
+        PAID: {ISSUED, PARTIALLY_PAID, CREDITED},
         CREDITED: set(),
     },
 )

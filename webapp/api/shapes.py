@@ -386,6 +386,18 @@ QUERY: dict[str, list[Schema]] = {
     "api.ask_message": [
         query("lang", _LANG, "Language of the client's e-mails (else cookie, Accept-Language)")
     ],
+    "api.books_receipts": [
+        query("from", BOUNDED_DATE, "First day of the receipts (local date)", required=True),
+        query("to", BOUNDED_DATE, "Last day, inclusive", required=True),
+    ],
+    "api.books_fec": [
+        query(
+            "year",
+            {"type": "integer", "minimum": 1900, "maximum": 2199},
+            "Calendar year",
+            required=True,
+        )
+    ],
 }
 
 # --- non-JSON success bodies ----------------------------------------------------------------
@@ -402,6 +414,8 @@ CONTENT: dict[str, tuple[str, ...]] = {
     "api.get_recourse_pack_pdf": ("application/pdf",),
     "api.download_message_attachment": _ATTACHMENT_TYPES,
     "api.public_message_attachment": _ATTACHMENT_TYPES,
+    "api.books_receipts": ("text/csv",),
+    "api.books_fec": ("text/tab-separated-values",),
 }
 
 from webapp.api.shapes_public import MORE_RESPONSES  # noqa: E402 (built on the blocks above)

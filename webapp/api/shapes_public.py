@@ -338,6 +338,7 @@ PAUSED = obj({"status": STR, "pause_kind": nullable(STR)})
 MORE_RESPONSES: dict[str, Schema] = {
     "api.get_invoice": INVOICE,
     "api.record_payment": INVOICE,
+    "api.create_invoice": INVOICE,
     "api.create_credit_note": INVOICE,
     "api.list_messages": obj({"messages": array(MESSAGE)}),
     "api.list_cases": obj({"cases": array(CASE)}),

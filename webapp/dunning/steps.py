@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import payments
@@ -35,6 +36,7 @@ from billing.dunning.schedule import (
     PlannedStep,
 )
 from billing.invoicing import service as invoicing
+from billing.invoicing.models import Invoice
 from billing.models import PaymentCustomer
 from billing.money import Money
 from billing.payments import Subject
@@ -266,7 +268,12 @@ class Steps:
         if case.invoice_id is None:
             ensure_invoice(session, case, now=utcnow())
         invoice = invoice_of(session, case)
-        return invoice is not None and invoice.status == invoicing.PAID
+        if invoice is None:
+            return False
+        # The committed status, never the identity map's copy: a transfer recorded
+        # since (webapp.books.settle, under this case's lock) must stop the step.
+        status = session.scalar(select(Invoice.status).where(Invoice.id == invoice.id))
+        return status == invoicing.PAID
 
     def run(
         self, session: Session, case: DunningCase, step: PlannedStep, now: datetime

@@ -14,6 +14,7 @@ from billing.invoicing import documents, pdf, service
 from billing.invoicing.models import CREDITED, DEBIT_KINDS, Invoice
 from webapp.api import bp, current_freelancer, json_body, token_required
 from webapp.api.openapi import documented
+from webapp.books.settle import record_transfer
 from webapp.errors import ApiError
 from webapp.extensions import db
 from webapp.invoices import schemas
@@ -104,9 +105,10 @@ def record_payment(invoice_id: int):
     if paid_at > utcnow():
         raise ApiError(422, "Some fields are invalid.", fields={"paid_at": ["Not in the future."]})
     try:
-        service.record_payment(
+        # The one transfer path (webapp.books.settle): case lock, payment, thanks.
+        record_transfer(
             db.session,
-            invoice.id,
+            invoice,
             amount_minor=data["amount_minor"],
             method=data["method"],
             paid_at=paid_at,

@@ -15,6 +15,7 @@ from billing.errors import AlreadyDone, NotAllowed
 from billing.invoicing import documents, service
 from billing.invoicing.models import Invoice
 from billing.money import minor_exponent, parse_major
+from webapp.books import settle
 from webapp.extensions import db
 from webapp.invoices.api import pdf_response
 from webapp.invoices.issue import local_today
@@ -97,9 +98,9 @@ def record_transfer(invoice_id: int):
         errors["amount"] = [_("At most the balance due.")]
     if not errors:
         try:
-            service.record_payment(
+            settle.record_transfer(
                 db.session,
-                invoice.id,
+                invoice,
                 amount_minor=amount,
                 method="transfer",
                 paid_at=utcnow(),

@@ -1,0 +1,15 @@
+"""The books (issue 17): invoices by hand, bank statements that settle them, the
+livre des recettes and the FEC. The rules live in `billing.books`."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from webapp.books import api as _api  # noqa: F401  (attaches routes to the API blueprint)
+
+
+def register(app: Flask) -> None:
+    """Register the books pages."""
+    from webapp.books.routes import bp
+
+    app.register_blueprint(bp)
