@@ -19,6 +19,9 @@ def register_i18n(app: Flask) -> None:
         return
     app.extensions["acompte_i18n"] = True
     app.after_request(remember_language)
+    from webapp.office import register as register_office_words
+
+    register_office_words(app)
 
 
 def remember_language(response: Response) -> Response:

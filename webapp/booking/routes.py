@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from billing.errors import AlreadyDone, GatewayError, NotAllowed
 from billing.money import format_major, parse_major
-from webapp.booking import closing, lifecycle, service
+from webapp.booking import closing, lifecycle, policies, service
 from webapp.booking.errors import NotFound
 from webapp.booking.schemas import AvailabilitySchema, OfferingSchema, dump_offering
 from webapp.extensions import db
@@ -214,32 +214,43 @@ def availability():
     ), status
 
 
+# A checkout the client never finished is not a session: hidden unless asked for.
+UNFINISHED = ("pending_payment", "expired", "payment_failed", "requires_action")
+
+
 @bp.get("/bookings")
 @login_required
 def bookings():
+    """Upcoming and past sessions; unfinished checkouts only with `?all=1`."""
     from webapp.booking.api import dump_booking
 
-    upcoming = [
-        dump_booking(b) for b in lifecycle.list_bookings(db.session, current_user.id, upcoming=True)
-    ]
-    past = [
-        dump_booking(b)
-        for b in lifecycle.list_bookings(db.session, current_user.id, upcoming=False)
-    ]
-    return render_template("booking/bookings.html", upcoming=upcoming, past=past)
+    show_all = request.args.get("all") == "1"
+
+    def shown(rows: list[Any]) -> list[dict[str, Any]]:
+        return [dump_booking(b) for b in rows if show_all or b.status not in UNFINISHED]
+
+    upcoming = shown(lifecycle.list_bookings(db.session, current_user.id, upcoming=True))
+    past = shown(lifecycle.list_bookings(db.session, current_user.id, upcoming=False))
+    return render_template("booking/bookings.html", upcoming=upcoming, past=past, show_all=show_all)
 
 
 @bp.get("/bookings/<int:booking_id>")
 @login_required
 def booking_detail(booking_id: int):
+    """One booking in words, with what each action would do to the money."""
     from webapp.booking.api import dump_booking
 
     try:
         booking = lifecycle.get_booking(db.session, current_user.id, booking_id)
     except NotFound:
         abort(404)
+    view = dump_booking(booking, with_timeline=True)
+    terms = lifecycle.terms_of(booking)
     return render_template(
-        "booking/booking.html", booking=dump_booking(booking, with_timeline=True)
+        "booking/booking.html",
+        booking=view,
+        no_show_fee=policies.no_show_fee(terms),
+        refund=max(view["payment"]["captured_minor"] - view["payment"]["refunded_minor"], 0),
     )
 
 
