@@ -68,7 +68,7 @@ def test_french_csv_comma_decimals_and_day_first_dates() -> None:
 
 
 def test_csv_with_a_column_mapping() -> None:
-    data = 'Jour,Texte,Somme\n2026-12-01,VIR F2026-0009,"12,30"\n'.encode()
+    data = b'Jour,Texte,Somme\n2026-12-01,VIR F2026-0009,"12,30"\n'
     [line] = statements.read(
         data, "x.csv", {"date": "Jour", "label": "Texte", "amount": "Somme"}
     ).lines
