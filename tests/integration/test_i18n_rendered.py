@@ -42,9 +42,12 @@ def _pairs() -> list[tuple[str, str]]:
 
 
 PAIRS = _pairs()
-# English fragments that French text never contains, and French ones English never does.
-ENGLISH = {f for msgid, _ in PAIRS for f in _fragments(msgid)}
-FRENCH = {f for _, msgstr in PAIRS for f in _fragments(msgstr)} - ENGLISH
+_IDS = [msgid for msgid, _ in PAIRS]
+_STRS = [msgstr for _, msgstr in PAIRS]
+# English fragments that no French text contains, and French ones no English text does
+# (a term both languages use, like "mise en demeure" in an English e-mail, is neither).
+ENGLISH = {f for msgid in _IDS for f in _fragments(msgid) if not any(f in t for t in _STRS)}
+FRENCH = {f for msgstr in _STRS for f in _fragments(msgstr) if not any(f in t for t in _IDS)}
 
 
 def foreign(text: str, locale: str) -> list[str]:
