@@ -43,13 +43,17 @@ class LineSchema(Schema):
     vat_rate = fields.Decimal(load_default=None, validate=validate.Range(min=0, max=100))
 
 
+class InvoiceClientSchema(ClientSchema):
+    """The client billed by hand (its own name in the OpenAPI document)."""
+
+
 class ManualInvoiceSchema(Schema):
     """`POST /invoices`: `{client, lines, due_date, currency}`."""
 
     class Meta:
         unknown = RAISE
 
-    client = fields.Nested(ClientSchema, required=True)
+    client = fields.Nested(InvoiceClientSchema, required=True)
     lines = fields.List(
         fields.Nested(LineSchema), required=True, validate=validate.Length(min=1, max=100)
     )
