@@ -136,73 +136,28 @@ def archive(offering_id: int):
     return redirect(url_for("booking.offerings"))
 
 
-def _availability_form(form: Any) -> dict[str, Any]:
-    weekly = []
-    for day in WEEKDAYS:
-        for n in range(3):
-            start = (form.get(f"w{day}_{n}_start") or "").strip()
-            end = (form.get(f"w{day}_{n}_end") or "").strip()
-            if start or end:
-                weekly.append({"weekday": day, "start": start, "end": end})
-    exceptions = []
-    for line in (form.get("exceptions") or "").splitlines():
-        # One per line: "2026-12-24 closed" or "2026-12-31 09:00-12:00 14:00-16:00".
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) == 2 and parts[1].lower() == "closed":
-            exceptions.append({"date": parts[0], "closed": True})
-        else:
-            intervals = []
-            for part in parts[1:]:
-                start, _sep, end = part.partition("-")
-                intervals.append({"start": start, "end": end})
-            exceptions.append({"date": parts[0], "intervals": intervals})
-    return {
-        "timezone": (form.get("timezone") or "").strip(),
-        "weekly": weekly,
-        "exceptions": exceptions,
-    }
-
-
-def _availability_view(data: dict[str, Any]) -> dict[str, Any]:
-    view: dict[str, Any] = {"timezone": data["timezone"]}
-    counts: dict[int, int] = {}
-    for interval in data["weekly"]:
-        day = int(interval["weekday"])
-        n = counts.get(day, 0)
-        counts[day] = n + 1
-        view[f"w{day}_{n}_start"] = interval["start"]
-        view[f"w{day}_{n}_end"] = interval["end"]
-    lines = []
-    for entry in data["exceptions"]:
-        if entry.get("closed"):
-            lines.append(f"{entry['date']} closed")
-        else:
-            spans = " ".join(f"{i['start']}-{i['end']}" for i in entry.get("intervals", []))
-            lines.append(f"{entry['date']} {spans}")
-    view["exceptions"] = "\n".join(lines)
-    return view
-
-
 @bp.route("/availability", methods=["GET", "POST"])
 @login_required
 def availability():
+    """The weekly grid and the dated exceptions, each error next to its row."""
+    from webapp.accounts.schemas import ALL_TIMEZONES
+    from webapp.booking import availability_form
+
     current = service.get_availability(db.session, current_user)
-    form = _availability_view(
-        {
-            "timezone": current.timezone,
-            "weekly": current.weekly or [],
-            "exceptions": current.exceptions or [],
-        }
-    )
+    saved = {
+        "timezone": current.timezone,
+        "weekly": current.weekly or [],
+        "exceptions": current.exceptions or [],
+    }
+    form = availability_form.view(saved)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
-        form = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        body, places = availability_form.parse(request.form)
+        form = availability_form.view(body)
         try:
-            data = AvailabilitySchema().load(_availability_form(request.form))
+            data = AvailabilitySchema().load(body)
         except ValidationError as exc:
-            errors = _form_errors(exc)
+            errors = availability_form.errors_by_row(exc, places, body)
         else:
             service.put_availability(db.session, current_user, data)
             db.session.commit()
@@ -210,7 +165,11 @@ def availability():
             return redirect(url_for("booking.availability"))
     status = 422 if errors else 200
     return render_template(
-        "booking/availability.html", form=form, errors=errors, weekdays=WEEKDAYS
+        "booking/availability.html",
+        form=form,
+        errors=errors,
+        weekdays=WEEKDAYS,
+        zones=sorted(ALL_TIMEZONES),
     ), status
 
 
