@@ -155,6 +155,7 @@ class Checked:
 
 
 SUPPLIER_CII = Path(__file__).resolve().parents[1] / "fixtures" / "facturx" / "supplier_en16931.xml"
+BOOKS_CAMT = Path(__file__).resolve().parents[1] / "fixtures" / "books" / "camt053.xml"
 
 
 def _save_card(gateway: InMemoryGateway, subject_id: int) -> None:
@@ -341,9 +342,45 @@ def _invoices(call: Checked, seller: dict[str, Any]) -> None:
     period = f"from={today - timedelta(days=30)}&to={today + timedelta(days=1)}"
     call("get", f"/api/v1/invoices/e-reporting?{period}", headers=headers)
     assert call("get", f"/api/v1/invoices/e-reporting.csv?{period}", headers=headers)
+    _books(call, headers)
     call("get", "/api/v1/dunning/cases", headers=headers)
     call("get", "/api/v1/dunning/settings", headers=headers)
     call("put", "/api/v1/dunning/settings", headers=headers, json={"bill_penalties": True})
+
+
+def _books(call: Checked, headers: dict[str, str]) -> None:
+    """An invoice by hand, a bank statement, the review list, assign and undo, exports."""
+    due = (date.today() + timedelta(days=30)).isoformat()
+    by_hand = {
+        "client": {"name": "Jean Dupont", "email": "jean@acme.example", "is_business": False},
+        "lines": [{"description": "Atelier", "quantity": 1, "unit_amount_minor": 500_00}],
+        "due_date": due,
+    }
+    made = call("post", "/api/v1/invoices", 201, headers=headers, json=by_hand)
+    statement = call(
+        "post",
+        "/api/v1/bank-statements",
+        201,
+        headers=headers,
+        data={"file": (io.BytesIO(BOOKS_CAMT.read_bytes()), "camt053.xml")},
+        content_type="multipart/form-data",
+    )
+    call("get", f"/api/v1/bank-statements/{statement['id']}", headers=headers)
+    lines = call("get", "/api/v1/bank-lines", headers=headers)["lines"]
+    line = next(line for line in lines if 0 < line["left_minor"] <= 500_00)
+    assigned = call(
+        "post",
+        f"/api/v1/bank-lines/{line['id']}/matches",
+        201,
+        headers=headers,
+        json={"invoice_id": made["id"]},
+    )
+    [match] = [m for m in assigned["matches"] if not m["undone"]]
+    call("post", f"/api/v1/bank-matches/{match['id']}/undo", headers=headers)
+    today = date.today()
+    period = f"from={today - timedelta(days=365)}&to={today + timedelta(days=1)}"
+    assert call("get", f"/api/v1/books/receipts?{period}", headers=headers)
+    assert call("get", f"/api/v1/books/fec?year={today.year}", headers=headers)
 
 
 def _messages(call: Checked, gateway: InMemoryGateway, seller: dict[str, Any]) -> None:
