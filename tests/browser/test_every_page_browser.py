@@ -53,7 +53,10 @@ def check(page: Any, path: str, name: str, artifact: Any) -> list[str]:
     if answer is None or answer.status >= 400:
         return [f"{path}: HTTP {answer and answer.status}"]
     page.wait_for_load_state("networkidle")
+    # A phone's layout viewport grows to fit what overflows, so innerWidth alone
+    # proves nothing there: the screen's own width is the bound too.
     width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    width[1] = min(width[1], page.viewport_size["width"])
     artifact(name, page)
     text = page.evaluate(VISIBLE_TEXT)
     wrong = []
@@ -175,4 +178,6 @@ def visit_every_page(
 
 
 def slug_of(path: str) -> str:
+    """A file name for the page's screenshot, without the tokens of client links."""
+    path = re.sub(r"(pay|q|m)/[^/?]+|\?token=.*", r"\1", path)
     return re.sub(r"[^A-Za-z0-9]+", "-", path)[:48].rstrip("-")

@@ -48,10 +48,13 @@ def settings():
                 db.session.commit()
                 flash(_("Stripe connected."))
                 return redirect(url_for("stripe_connect.settings"))
+    from billing.webhooks import registry
+
     status = service.connection_status(current_user.id)
     page = render_template(
         "stripe_connect/settings.html",
         status=status,
+        events=sorted(registry.types()),
         form=form,
         errors=errors,
         in_flight=in_flight,
