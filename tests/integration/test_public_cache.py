@@ -183,6 +183,36 @@ def test_the_page_html_is_cached_for_anonymous_visitors_only(app, client, seller
     assert "Votre réservation est annulée." not in client.get(f"/{slug}").get_data(as_text=True)
 
 
+def test_slots_read_the_version_bookings_and_busy_times_only(app, client, seller):
+    day = (date.today() + timedelta(days=3)).isoformat()
+    url = f"/api/v1/public/freelancers/{seller['slug']}/offerings/{seller['offering']['id']}/slots"
+    query = {"from": day, "to": day, "tz": "Europe/Paris"}
+    first = client.get(url, query_string=query).get_json()["slots"]
+    answer, warm = _statements(app, lambda: client.get(url, query_string=query))
+    assert answer.get_json()["slots"] == first
+    assert len(warm) == 3, warm  # the version, the window's bookings, its busy times
+    # A booking takes its slot at once (bookings are read each time, not cached).
+    booked = client.post(
+        f"/api/v1/public/freelancers/{seller['slug']}/bookings",
+        json={
+            "offering_id": seller["offering"]["id"],
+            "start": first[0]["start"],
+            "client": {"name": "Léa", "email": "lea@example.test"},
+        },
+    )
+    # (No Stripe here: the booking is held and the card form asked again, 503.)
+    assert booked.status_code == 201 or "booking" in (booked.get_json() or {})
+    after = client.get(url, query_string=query).get_json()["slots"]
+    assert first[0] not in after and after == first[1:]
+    # An offering taken off sale has no slots, at once.
+    client.patch(
+        f"/api/v1/offerings/{seller['offering']['id']}",
+        headers=seller["headers"],
+        json={"active": False},
+    )
+    assert client.get(url, query_string=query).status_code == 404
+
+
 def test_public_json_is_revalidated_by_etag(client, seller):
     profile = client.get(f"/api/v1/public/freelancers/{seller['slug']}")
     assert profile.status_code == 200

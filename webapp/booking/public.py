@@ -21,14 +21,15 @@ from webapp.booking.ledger import totals
 from webapp.booking.lifecycle import booking_for_client, hold_policy_unsecured, terms_of
 from webapp.booking.models import CONFIRMED, DEPOSIT, PENDING_PAYMENT, Offering
 from webapp.booking.service import (
+    busy_spans,
     freelancer_by_slug,
     get_availability,
     get_offering,
     offerings,
-    slots_for,
+    spec_of,
 )
 from webapp.booking.settlement import cancellation_quote
-from webapp.booking.slots import window_of_days
+from webapp.booking.slots import Rules, free_slots, window_of_days
 from webapp.public.wording import money
 from webapp.stripe_connect import credentials
 
@@ -118,17 +119,49 @@ def public_profile(session: Session, slug: str) -> dict:
 def public_slots(
     session: Session, slug: str, offering_id: int, first: date, last: date, tz: str
 ) -> list[dict]:
-    """Free slots between two dates of the client's zone, rendered in that zone."""
+    """Free slots between two dates of the client's zone, rendered in that zone.
+
+    What the slots depend on besides bookings and calendar busy times (the
+    hours, the offering's duration, buffers, notice and horizon) is read once
+    per public version of the freelancer (`webapp.public.cache`); a request
+    then reads the version, the bookings and the busy times of the window.
+    """
+    from webapp.calendars.store import busy_between
+    from webapp.public import cache
+
+    found = cache.version_of(session, slug)
+    if found is None:
+        raise NotFound(f"no freelancer {slug}")
+    freelancer_id, version = found
+    plan = cache.cached(
+        (freelancer_id, version, "slots", offering_id),
+        lambda: _slot_plan(session, slug, offering_id),
+    )
+    start, end = window_of_days(first, last, tz)
+    busy = busy_spans(session, freelancer_id, start, end) + busy_between(
+        session, freelancer_id, start, end
+    )
+    found_slots = free_slots(
+        plan["rules"], plan["spec"], busy=busy, window_start=start, window_end=end, now=utcnow()
+    )
+    zone = ZoneInfo(tz)
+    return [
+        {"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()}
+        for s in found_slots
+    ]
+
+
+def _slot_plan(session: Session, slug: str, offering_id: int) -> dict:
+    """The freelancer's hours and the offering's slot needs (NotFound: not on sale)."""
     freelancer = freelancer_by_slug(session, slug)
     offering = get_offering(session, freelancer.id, offering_id)
     if not offering.active:
         raise NotFound("offering not on sale")
-    start, end = window_of_days(first, last, tz)
-    zone = ZoneInfo(tz)
-    return [
-        {"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()}
-        for s in slots_for(session, freelancer, offering, start, end)
-    ]
+    availability = get_availability(session, freelancer)
+    rules = Rules(
+        availability.timezone, list(availability.weekly), list(availability.exceptions or ())
+    )
+    return {"rules": rules, "spec": spec_of(offering)}
 
 
 def client_view(
