@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, one after the other, printing numbers."""
 
-from bench import calendars, capture, run_due, slots, webhooks
+from bench import calendars, capture, cli_startup, public_pages, run_due, slots, webhooks
 
 if __name__ == "__main__":
     slots.main()
@@ -12,3 +12,7 @@ if __name__ == "__main__":
     run_due.main()
     print()
     capture.main()
+    print()
+    public_pages.main()
+    print()
+    cli_startup.main()

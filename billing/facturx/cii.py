@@ -19,8 +19,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from facturx.generate_xml import generate_cii_xml
-
 from billing.invoicing.amounts import vat_summary
 from billing.invoicing.models import (
     KIND_CREDIT_NOTE,
@@ -311,6 +309,9 @@ def _preceding(invoice: Invoice) -> dict[str, Any] | None:
 
 def build_xml(invoice: Invoice, identity: list[str]) -> bytes:
     """The invoice's CII XML (UTF-8 bytes), EN 16931 profile; not yet validated."""
+    # Imported here: factur-x (and pypdf) load only when an e-invoice is made.
+    from facturx.generate_xml import generate_cii_xml
+
     return generate_cii_xml(
         data_dict(invoice, identity), level="en16931", check_xsd=False, check_schematron=False
     )

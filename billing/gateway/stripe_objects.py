@@ -9,9 +9,7 @@ derived from the expanded `latest_charge`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import stripe
+from typing import TYPE_CHECKING, Any
 
 from billing.errors import (
     CardError,
@@ -30,9 +28,14 @@ from billing.gateway.port import (
 )
 from billing.money import Money
 
+if TYPE_CHECKING:  # the SDK (and aiohttp) load with the first gateway, not the app
+    import stripe
+
 
 def translate(exc: stripe.StripeError) -> GatewayError:
     """The billing error for an SDK error; says whether the outcome is known."""
+    import stripe
+
     message = exc.user_message or str(exc) or type(exc).__name__
     status = exc.http_status
     code = exc.code

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from flask import Response
 
-from billing.facturx.document import einvoice_of
 from billing.invoicing import documents, service
+from billing.lazy import lazy_module
 from webapp.api import bp, current_freelancer, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db
+
+# WeasyPrint, factur-x and Saxon load with the first e-invoice read, not with the app.
+facturx_document = lazy_module("billing.facturx.document")
 
 
 @bp.get("/invoices/<int:invoice_id>/facturx.xml")
@@ -28,11 +31,11 @@ def get_invoice_facturx_xml(invoice_id: int):
     invoice = service.get_invoice(db.session, current_freelancer().id, invoice_id)
     if invoice is None:
         raise ApiError(404, "No such invoice.")
-    einvoice = einvoice_of(db.session, invoice.id)
+    einvoice = facturx_document.einvoice_of(db.session, invoice.id)
     if einvoice is None:
         documents.document_of(db.session, invoice)  # an older invoice's first rendering
         db.session.commit()
-        einvoice = einvoice_of(db.session, invoice.id)
+        einvoice = facturx_document.einvoice_of(db.session, invoice.id)
     if einvoice is None:
         raise ApiError(404, "This invoice was issued before e-invoices and has no valid XML.")
     response = Response(einvoice.xml, mimetype="application/xml")

@@ -7,12 +7,15 @@ from typing import Any
 from flask import Response, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from billing.facturx import reception
 from billing.facturx.models import SupplierInvoice
+from billing.lazy import lazy_module
 from webapp.api import bp, current_freelancer, token_required
 from webapp.api.openapi import documented
 from webapp.errors import ApiError
 from webapp.extensions import db
+
+# factur-x, pypdf and Saxon load with the first supplier invoice, not with the app.
+reception = lazy_module("billing.facturx.reception")
 
 _ITEM: dict[str, Any] = {
     "type": "object",

@@ -10,9 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
 
-from billing.facturx import reception
+from billing.lazy import lazy_module
 from billing.money import minor_exponent
 from webapp.extensions import db
+
+# factur-x, pypdf and Saxon load with the first supplier invoice, not with the app.
+reception = lazy_module("billing.facturx.reception")
 
 bp = Blueprint("supplier_invoices", __name__, url_prefix="/supplier-invoices")
 
