@@ -16,7 +16,7 @@ from billing.dunning.models import DunningCase
 from billing.errors import AlreadyDone, NotAllowed
 from billing.locking import lock
 from billing.money import format_major, parse_major
-from webapp.dunning import documents, receivables
+from webapp.dunning import charts, documents, receivables
 from webapp.dunning.cases import get_case, pay_link
 from webapp.dunning.settings import save_settings
 from webapp.dunning.steps import signature
@@ -45,8 +45,19 @@ def dashboard():
         .order_by(DunningCase.id.desc())
     ).all()
     rows = [dump_case(db.session, c, now=now) for c in cases]
+    zone, currency = current_user.timezone or "Europe/Paris", current_user.currency
     return render_template(
         "dunning/dashboard.html",
+        monthly=charts.monthly_collected(
+            db.session, current_user.id, currency, now, zone, current_user.locale or "fr"
+        ),
+        overdue_bars=charts.bars(
+            [
+                (b[0], _("%(range)s days", range=b[0]), figures.overdue[b[0]])
+                for b in receivables.BUCKETS
+            ]
+        ),
+        dso=charts.days_sales_outstanding(db.session, current_user.id, currency, now.date()),
         figures=figures,
         cases=rows,
         fmt=Formatter(current_user.locale, current_user.currency),
