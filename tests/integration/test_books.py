@@ -305,5 +305,6 @@ class TestReceiptOverSmtp:
         [mail] = [m for m in smtp_server.messages if m.rcpt_tos == ["jean@acme.example"]]
         text = mail.message.get_body(("plain",)).get_content()
         assert made["number"] in text and "120,00" in text
+        assert "Paiement reçu par virement" in text and "Montant débité" not in text
         [pdf] = list(mail.message.iter_attachments())
         assert pdf.get_filename() == f"{made['number']}.pdf"

@@ -68,6 +68,7 @@ RESERVED_SLUGS = frozenset(
         "help",
         "sessions",
         "milestones",
+        "books",
     }
 )
 CURRENCIES = frozenset(c.lower() for c in list_currencies())

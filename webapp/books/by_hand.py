@@ -35,12 +35,16 @@ class LineSchema(Schema):
 
     description = fields.String(required=True, validate=validate.Length(min=1, max=500))
     quantity = fields.Decimal(
-        load_default=Decimal(1), validate=validate.Range(min=Decimal("0.001"), max=10**6)
+        load_default=Decimal(1),
+        validate=validate.Range(min=Decimal("0.001"), max=10**6),
+        metadata={"default": 1},  # a number in the OpenAPI document, not "1"
     )
     unit_amount_minor = fields.Integer(
         strict=True, required=True, validate=validate.Range(min=0, max=MAX_MINOR)
     )
-    vat_rate = fields.Decimal(load_default=None, validate=validate.Range(min=0, max=100))
+    vat_rate = fields.Decimal(
+        load_default=None, allow_none=True, validate=validate.Range(min=0, max=100)
+    )
 
 
 class InvoiceClientSchema(ClientSchema):
