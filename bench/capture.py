@@ -35,6 +35,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from bench.rows import fresh_database
+
 N = int(os.environ.get("BENCH_PAYMENTS", "40"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 GOAL = 1.25
@@ -67,24 +69,6 @@ def _start_localstripe() -> tuple[subprocess.Popen, str]:
             time.sleep(0.05)
     process.kill()
     raise RuntimeError("localstripe did not start")
-
-
-def _database(url: str | None, workdir: Path) -> str:
-    from webapp.extensions import make_engine
-    from webapp.migrate import upgrade
-
-    if url is None:
-        path = workdir / "capture.sqlite"
-        path.unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
-    return url
 
 
 class App:
@@ -220,7 +204,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for name, url in targets:
-                app = App(_database(url, Path(tmp)), stripe_url)
+                app = App(fresh_database(url, Path(tmp), "capture"), stripe_url)
                 raw = Raw(stripe_url)
                 rounds = [measure(app, raw) for _ in range(ROUNDS)]
                 commit = app.commit_ms()

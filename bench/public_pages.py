@@ -74,7 +74,7 @@ def _seed(env: dict[str, str]) -> None:
     from sqlalchemy import insert, select
     from sqlalchemy.orm import Session
 
-    from bench.run_due import _booking
+    from bench.rows import booking_row
     from webapp.accounts.models import Freelancer
     from webapp.booking.models import Booking, Offering
     from webapp.extensions import make_engine
@@ -86,11 +86,18 @@ def _seed(env: dict[str, str]) -> None:
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
         rows = []
         for n in range(BOOKINGS):
-            row = _booking(
-                freelancer.id, offering.id, n, "confirmed", start + timedelta(minutes=83 * n)
+            at = start + timedelta(minutes=83 * n)
+            rows.append(
+                booking_row(
+                    freelancer.id,
+                    offering.id,
+                    at,
+                    "confirmed",
+                    f"confirmed-{n}",
+                    payment_state="none",
+                    created_at=at - timedelta(days=2),
+                )
             )
-            row["pending_expires_at"] = None
-            rows.append(row)
         session.execute(insert(Booking), rows)
         session.commit()
     engine.dispose()
@@ -164,9 +171,9 @@ def main() -> None:
         workdir = Path(tmp)
         url = os.environ.get("BENCH_DATABASE_URL")
         if url:
-            from bench.run_due import _fresh
+            from bench.rows import fresh_database
 
-            url = _fresh(url, workdir, "public")
+            url = fresh_database(url, workdir, "public")
         else:
             url = f"sqlite:///{workdir / 'public.sqlite'}"
         env = _env(url, workdir)

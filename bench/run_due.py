@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
+from bench.rows import booking_row, fresh_database
 from billing.models import Event, Payment, PaymentCustomer, WebhookEvent
 from webapp.booking.models import Booking, Offering
 
@@ -37,35 +38,17 @@ CHUNK = 10_000
 
 
 def _booking(freelancer_id: int, offering_id: int, n: int, status: str, start: datetime) -> dict:
-    end = start + timedelta(hours=1)
-    return {
-        "freelancer_id": freelancer_id,
-        "offering_id": offering_id,
-        "client_name": "Bench",
-        "client_email": "bench@example.test",
-        "client_timezone": "UTC",
-        "start_at": start,
-        "end_at": end,
-        "block_start": start,
-        "block_end": end,
-        "status": status,
-        "title": "Call",
-        "amount_minor": 1_000,
-        "currency": "eur",
-        "payment_policy": "prepay",
-        "deposit_bp": 0,
-        "free_cancel_hours": 24,
-        "late_cancel_fee_bp": 0,
-        "no_show_fee_bp": 0,
-        "secure_deadline_hours": 24,
-        "payment_state": "captured" if status == "completed" else "none",
-        "manage_token_hash": f"bench-{status}-{n}",
-        "manage_token_enc": "x",
-        "reschedule_count": 0,
-        "pending_expires_at": NOW - timedelta(hours=1) if status != "completed" else None,
-        "created_at": start - timedelta(days=2),
-        "updated_at": start - timedelta(days=2),
-    }
+    settled = status == "completed"
+    return booking_row(
+        freelancer_id,
+        offering_id,
+        start,
+        status,
+        f"{status}-{n}",
+        payment_state="captured" if settled else "none",
+        pending_expires_at=None if settled else NOW - timedelta(hours=1),
+        created_at=start - timedelta(days=2),
+    )
 
 
 def _chunks(session: Any, model: type, rows: list[dict]) -> None:
@@ -201,31 +184,12 @@ def _app(url: str, workdir: Path) -> Any:
     )
 
 
-def _fresh(url: str | None, workdir: Path, name: str) -> str:
-    from webapp.migrate import upgrade
-
-    if url is None:
-        path = workdir / f"{name}.sqlite"
-        path.unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        from webapp.extensions import make_engine
-
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
-    return url
-
-
 def measure(url: str | None, history: int, workdir: Path) -> float:
     """Seconds of one in-process run-due over DUE items and `history` settled rows."""
     from webapp.due import run_due
     from webapp.extensions import db
 
-    url = _fresh(url, workdir, f"run-due-{history}")
+    url = fresh_database(url, workdir, f"run-due-{history}")
     app = _app(url, workdir)
     _fill(app, history)
     with app.app_context():

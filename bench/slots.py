@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from bench.rows import booking_row
 from billing.db import utcnow
 from webapp.accounts.models import Freelancer
 from webapp.booking import service
@@ -31,44 +32,13 @@ def _fill(session: Session, freelancer: Freelancer, offering: Offering, history:
     rows = []
     for n in range(history):
         start = now - timedelta(hours=2 * (n + 1))
-        rows.append(_row(freelancer, offering, start, "completed", f"h{n}"))
+        rows.append(booking_row(freelancer.id, offering.id, start, "completed", f"h{n}"))
     for n in range(5):
         start = now + timedelta(days=n + 1, hours=3)
-        rows.append(_row(freelancer, offering, start, "confirmed", f"u{n}"))
+        rows.append(booking_row(freelancer.id, offering.id, start, "confirmed", f"u{n}"))
     for chunk in range(0, len(rows), 10_000):
         session.execute(insert(Booking), rows[chunk : chunk + 10_000])
     session.commit()
-
-
-def _row(freelancer: Freelancer, offering: Offering, start: datetime, status: str, key: str):
-    end = start + timedelta(hours=1)
-    return {
-        "freelancer_id": freelancer.id,
-        "offering_id": offering.id,
-        "client_name": "Bench",
-        "client_email": "bench@example.test",
-        "client_timezone": "UTC",
-        "start_at": start,
-        "end_at": end,
-        "block_start": start,
-        "block_end": end,
-        "status": status,
-        "title": "Call",
-        "amount_minor": 1_000,
-        "currency": "eur",
-        "payment_policy": "prepay",
-        "deposit_bp": 0,
-        "free_cancel_hours": 24,
-        "late_cancel_fee_bp": 0,
-        "no_show_fee_bp": 0,
-        "secure_deadline_hours": 24,
-        "payment_state": "captured",
-        "manage_token_hash": f"bench-{key}",
-        "manage_token_enc": "x",
-        "reschedule_count": 0,
-        "created_at": start,
-        "updated_at": start,
-    }
 
 
 def measure(history: int, workdir: Path) -> tuple[float, int]:
