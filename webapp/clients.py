@@ -42,6 +42,12 @@ COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 
 DETAIL_KEYS = ("company", "siren", "vat_number", "postal_address")
 
 
+def check_vat_number(value: str) -> None:
+    """An intra-EU VAT number (checksum included), or a field error; empty is allowed."""
+    if value and not stdnum_vat.is_valid(value):
+        raise ValidationError(N_("Not a valid intra-EU VAT number, e.g. FR40303265045."))
+
+
 class AddressSchema(Schema):
     """`{line1, line2?, postal_code, city, country}` (ISO 3166 alpha-2), as on invoices."""
 
@@ -104,8 +110,7 @@ class ClientSchema(Schema):
 
     @validates("vat_number")
     def _vat_number(self, value: str, **_: Any) -> None:
-        if value and not stdnum_vat.is_valid(value):
-            raise ValidationError(N_("Not a valid intra-EU VAT number, e.g. FR40303265045."))
+        check_vat_number(value)
 
     @validates_schema(skip_on_field_errors=True)
     def _business(self, data: dict[str, Any], partial: Any = False, **_: Any) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,20 +81,20 @@ def live_server_config(database_url: str, tmp_path: Path, localstripe_url: str) 
     return config
 
 
-@pytest.fixture
-def live_server(
-    live_server_config: dict[str, Any], register_localstripe_webhook: Callable[..., str]
-) -> Iterator[LiveServer]:
-    """The real app on 127.0.0.1:<free port>, in a thread, stopped after the test."""
+@contextmanager
+def serving(config: dict[str, Any], register_webhook: Callable[..., str]) -> Iterator[LiveServer]:
+    """The app built from `config`, on 127.0.0.1:<free port> in a thread, with its
+    webhook registered at localstripe; stopped (and its engine closed) on exit."""
     from webapp import create_app
     from webapp.extensions import db, limiter
 
-    app = create_app(live_server_config)
-    limiter.reset()
+    app = create_app(config)
+    if app.config.get("RATELIMIT_ENABLED", True):
+        limiter.reset()
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = url
-    register_localstripe_webhook(f"{url}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
+    register_webhook(f"{url}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
@@ -105,6 +106,15 @@ def live_server(
         with app.app_context():
             db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(
+    live_server_config: dict[str, Any], register_localstripe_webhook: Callable[..., str]
+) -> Iterator[LiveServer]:
+    """The real app on 127.0.0.1:<free port>, in a thread, stopped after the test."""
+    with serving(live_server_config, register_localstripe_webhook) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

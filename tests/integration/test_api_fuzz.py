@@ -9,7 +9,6 @@ database); `make fuzz` runs a long campaign and prints every case and failure.
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 
@@ -23,12 +22,8 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 def served(request, database_url, tmp_path, localstripe_url, register_localstripe_webhook):
     """The app over HTTP on SQLite, then PostgreSQL, with localstripe as Stripe;
     limits off so every generated request reaches its view."""
-    from werkzeug.serving import make_server
-
-    from tests.browser.conftest import PUBLISHABLE_KEY, LiveServer, QuietHandler
+    from tests.browser.conftest import PUBLISHABLE_KEY, serving
     from tests.conftest import base_config
-    from webapp import create_app
-    from webapp.extensions import db
 
     url = database_url
     if request.param == "postgres":
@@ -39,22 +34,8 @@ def served(request, database_url, tmp_path, localstripe_url, register_localstrip
         STRIPE_PUBLISHABLE_KEY=PUBLISHABLE_KEY,
         RATELIMIT_ENABLED=False,
     )
-    app = create_app(config)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["BASE_URL"] = base
-    register_localstripe_webhook(f"{base}/stripe/webhook", app.config["STRIPE_WEBHOOK_SECRET"])
-    thread = threading.Thread(target=server.serve_forever, name="fuzz-server", daemon=True)
-    thread.start()
-    try:
-        yield LiveServer(url=base, app=app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-        with app.app_context():
-            db.session.remove()
-        db.engine.dispose()
+    with serving(config, register_localstripe_webhook) as served:
+        yield served
 
 
 @pytest.mark.stripe

@@ -31,7 +31,7 @@ from webapp.accounts.models import (
     VAT_STANDARD,
     Freelancer,
 )
-from webapp.clients import AddressSchema
+from webapp.clients import AddressSchema, check_vat_number
 from webapp.validation import N_
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -248,8 +248,7 @@ class ProfileSchema(Schema):
 
     @validates("vat_number")
     def _vat_number(self, value: str, **_: Any) -> None:
-        if value and not stdnum_vat.is_valid(value):
-            raise ValidationError(N_("Not a valid intra-EU VAT number, e.g. FR40303265045."))
+        check_vat_number(value)
 
     @validates("iban")
     def _iban(self, value: str, **_: Any) -> None:
