@@ -13,22 +13,26 @@ importing the port never loads the `stripe` SDK.
 
 from billing.gateway.port import (
     HARD_DECLINE_CODES,
+    BalanceTransactionResult,
     CaptureMethod,
     CardDetails,
     Failure,
     PaymentGateway,
     PaymentIntentResult,
+    PayoutResult,
     RefundResult,
     SetupIntentResult,
 )
 
 __all__ = [
     "HARD_DECLINE_CODES",
+    "BalanceTransactionResult",
     "CaptureMethod",
     "CardDetails",
     "Failure",
     "PaymentGateway",
     "PaymentIntentResult",
+    "PayoutResult",
     "RefundResult",
     "SetupIntentResult",
 ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from billing.errors import CardError, GatewayAuthError
+from billing.gateway.memory_balance import MemoryBalance
 from billing.gateway.memory_cards import (
     DECLINED,
     MINIMUM_CHARGE_MINOR,
@@ -25,7 +26,7 @@ from billing.gateway.memory_cards import (
     CardScenario,
     rejected,
 )
-from billing.gateway.memory_store import MemoryStore, StoredIntent, client_secret, frozen
+from billing.gateway.memory_store import StoredIntent, client_secret, frozen
 from billing.gateway.port import (
     CANCELED,
     REQUIRES_ACTION,
@@ -45,7 +46,7 @@ from billing.money import Money
 __all__ = ["DECLINED", "MINIMUM_CHARGE_MINOR", "TEST_CARDS", "CardScenario", "InMemoryGateway"]
 
 
-class InMemoryGateway(MemoryStore):
+class InMemoryGateway(MemoryBalance):
     """A `PaymentGateway` kept in dictionaries; see the module docstring."""
 
     # --- what the browser and the client do --------------------------------

@@ -112,6 +112,41 @@ class CardDetails:
     exp_year: int
 
 
+@dataclass(frozen=True, slots=True)
+class BalanceTransactionResult:
+    """One movement of the Stripe balance (issue 17, the books): a charge, a refund, a fee…
+
+    `amount_minor` is gross and signed (a refund is negative), `fee_minor` what Stripe
+    kept, `net_minor` = amount - fee; `created` in Unix seconds. `payment_intent_id`
+    is the PaymentIntent behind a charge or refund, when Stripe tells it.
+    """
+
+    id: str
+    type: str
+    amount_minor: int
+    fee_minor: int
+    net_minor: int
+    currency: str
+    created: int
+    source_id: str | None = None
+    payment_intent_id: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutResult:
+    """Money sent from the Stripe balance to the bank account; times in Unix seconds."""
+
+    id: str
+    amount_minor: int
+    currency: str
+    status: str
+    created: int
+    arrival_date: int
+    statement_descriptor: str = ""
+    automatic: bool = True
+
+
 class PaymentGateway(Protocol):
     """What the engine asks of a payment provider."""
 
@@ -190,3 +225,10 @@ class PaymentGateway(Protocol):
 
     def retrieve_card(self, payment_method_id: str) -> CardDetails:
         """Brand, last four digits and expiry of a saved card."""
+
+    def list_payouts(self, *, arrival_from: int, arrival_to: int) -> list[PayoutResult]:
+        """The payouts arriving from `arrival_from` to `arrival_to` (Unix seconds, inclusive)."""
+
+    def list_payout_transactions(self, payout_id: str) -> list[BalanceTransactionResult]:
+        """The balance transactions a payout pays out (charges, refunds, fees), not the
+        payout's own; each charge or refund names its PaymentIntent when known."""

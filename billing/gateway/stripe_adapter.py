@@ -32,10 +32,13 @@ import stripe
 from billing.errors import (
     GatewayRejected,
 )
+from billing.gateway import stripe_balance
 from billing.gateway.port import (
+    BalanceTransactionResult,
     CaptureMethod,
     CardDetails,
     PaymentIntentResult,
+    PayoutResult,
     RefundResult,
     SetupIntentResult,
 )
@@ -317,6 +320,14 @@ class StripeGateway:
             exp_month=int(card["exp_month"]),
             exp_year=int(card["exp_year"]),
         )
+
+    def list_payouts(self, *, arrival_from: int, arrival_to: int) -> list[PayoutResult]:
+        """The payouts arriving in the window (Unix seconds, inclusive), oldest first."""
+        return stripe_balance.list_payouts(self._client, self._call, arrival_from, arrival_to)
+
+    def list_payout_transactions(self, payout_id: str) -> list[BalanceTransactionResult]:
+        """The charges, refunds and fees one payout pays out (`billing.gateway.stripe_balance`)."""
+        return stripe_balance.list_payout_transactions(self._client, self._call, payout_id)
 
     # --- plumbing -----------------------------------------------------------
 
