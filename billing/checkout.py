@@ -14,20 +14,30 @@ failed. They do it here, through the ledger's phased writes:
 
 and, when the client comes back (after 3-D Secure, or after a lost answer),
 `checkout.resume(session, gateway, payment_id)` — never a second `start`.
+
+One 3-D Secure. Where money moves at once, the page makes the card a
+PaymentMethod (`stripe.createPaymentMethod`) instead of confirming a
+SetupIntent; `take_card` attaches it to the customer and records it, and
+`start(..., setup_future_usage="off_session")` charges it while asking Stripe
+to keep it, authenticated by this very payment, for the later off-session
+charges (a balance, a milestone, a hold placed later). A SetupIntent would
+ask 3-D Secure for the setup, then the payment would ask again.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing import events
 from billing.db import utcnow
 from billing.errors import AlreadyDone
-from billing.gateway.port import CaptureMethod, PaymentGateway
+from billing.gateway.port import CaptureMethod, PaymentGateway, SetupFutureUsage
 from billing.ledger import (
     AUTHORIZED,
     CANCELED,
@@ -37,7 +47,7 @@ from billing.ledger import (
     UNFINISHED,
     Subject,
 )
-from billing.models import Payment, PaymentCustomer
+from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
 from billing.payments import execute_payment, prepare_payment, reconcile
 
@@ -92,6 +102,7 @@ __all__ = [
     "outcome",
     "resume",
     "start",
+    "take_card",
 ]
 
 
@@ -109,6 +120,7 @@ def start(
     actor: str = events.CLIENT,
     link: Callable[[Payment], None] | None = None,
     now: datetime | None = None,
+    setup_future_usage: SetupFutureUsage | None = None,
 ) -> Outcome:
     """Charge (`automatic`) or hold (`manual`) a saved card; commits.
 
@@ -116,6 +128,9 @@ def start(
     own row (booking, acceptance, question, case) points at it in the same
     commit. A lost answer (`GatewayUnavailable`) propagates: the payment is in
     doubt, and `resume` or the sweep finds out what Stripe did.
+    `setup_future_usage="off_session"` (a card from `take_card`): the payment
+    also saves the card for off-session charges; stored on the row, so a
+    create redone after a lost answer asks the same.
     """
     payment = prepare_payment(
         session,
@@ -127,6 +142,7 @@ def start(
         capture_method=capture_method,
         off_session=off_session,
         actor=actor,
+        setup_future_usage=setup_future_usage,
     )
     if link is not None:
         link(payment)
@@ -141,6 +157,78 @@ def start(
         assert found is not None
         payment = found
     return outcome(gateway, payment)
+
+
+def take_card(
+    session: Session,
+    gateway: PaymentGateway,
+    *,
+    customer: PaymentCustomer,
+    subject: Subject,
+    payment_method_id: str,
+) -> CardSetup:
+    """Attach a card the page made (`createPaymentMethod`) to the customer and record it; commits.
+
+    Call it with nothing locked: Stripe is called with no transaction open.
+    Attaching the same card to the same customer again changes nothing at
+    Stripe, so a client coming back after we died between the attach and our
+    commit simply attaches it again; a card recorded already is returned as
+    it is. The row is a `CardSetup` without a SetupIntent (status
+    `succeeded`): the card is saved for later off-session charges by the
+    payment that `start` makes with `setup_future_usage="off_session"`.
+    A card the bank refuses at once raises `CardError`.
+    """
+    assert customer.stripe_customer_id
+    query = select(CardSetup).where(
+        CardSetup.customer_id == customer.id,
+        CardSetup.subject_type == subject.type,
+        CardSetup.subject_id == str(subject.id),
+        CardSetup.payment_method_id == payment_method_id,
+        CardSetup.status == SUCCEEDED,
+    )
+    found = session.scalar(query)
+    if found is not None:
+        session.commit()
+        return found
+    customer_id, stripe_customer = customer.id, customer.stripe_customer_id
+    freelancer_id, account = customer.freelancer_id, customer.stripe_account
+    session.commit()
+    card = gateway.attach_payment_method(
+        payment_method_id,
+        customer_id=stripe_customer,
+        # The same key for the same card and client: a repeat is a replay.
+        idempotency_key=f"acompte:attach:{customer_id}:{payment_method_id}",
+    )
+    setup = CardSetup(
+        freelancer_id=freelancer_id,
+        customer_id=customer_id,
+        subject_type=subject.type,
+        subject_id=str(subject.id),
+        stripe_account=account,
+        idempotency_key=f"acompte:card_given:{uuid.uuid4().hex}",
+        status=SUCCEEDED,
+        payment_method_id=payment_method_id,
+        card_brand=card.brand,
+        card_last4=card.last4,
+    )
+    session.add(setup)
+    session.flush()
+    events.record(
+        session,
+        subject_type=subject.type,
+        subject_id=subject.id,
+        action="card_saved",
+        freelancer_id=freelancer_id,
+        actor=events.CLIENT,
+        data={
+            "card_setup_id": setup.id,
+            "brand": card.brand,
+            "last4": card.last4,
+            "with_payment": True,
+        },
+    )
+    session.commit()
+    return setup
 
 
 def resume(

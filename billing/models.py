@@ -163,6 +163,10 @@ class Payment(Base):
     capture_method: Mapped[str] = mapped_column(String(20))
     off_session: Mapped[bool] = mapped_column(Boolean, default=True)
     payment_method_id: Mapped[str] = mapped_column(String(255))
+    # "off_session": this payment also saves the card for later off-session
+    # charges (a card given with the payment, no SetupIntent); kept so a
+    # create redone after a lost answer asks Stripe the same.
+    setup_future_usage: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(40), default="created")
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     # The Stripe account the PaymentIntent lives in (`StripeCredentials.account_ref`).

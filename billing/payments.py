@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.db import utcnow
 from billing.errors import AlreadyDone, GatewayRejected, GatewayUnavailable, NotAllowed
-from billing.gateway.port import CaptureMethod, PaymentGateway
+from billing.gateway.port import CaptureMethod, PaymentGateway, SetupFutureUsage
 from billing.ledger import (
     AUTHORIZED,
     CANCEL,
@@ -124,8 +124,13 @@ def prepare_payment(
     capture_method: CaptureMethod,
     off_session: bool,
     actor: str = events.SYSTEM,
+    setup_future_usage: SetupFutureUsage | None = None,
 ) -> Payment:
-    """Write a payment row in `created` (flushed); the caller commits before `execute_payment`."""
+    """Write a payment row in `created` (flushed); the caller commits before `execute_payment`.
+
+    `setup_future_usage="off_session"`: the payment also saves its card for
+    later off-session charges (a card given on the page, with no SetupIntent).
+    """
     if amount.amount_minor <= 0:
         raise NotAllowed("a payment needs a positive amount")
     attempt = 1 + (
@@ -149,6 +154,7 @@ def prepare_payment(
         capture_method=capture_method,
         off_session=off_session,
         payment_method_id=payment_method_id,
+        setup_future_usage=setup_future_usage,
         status=CREATED,
         attempt=attempt,
         stripe_account=customer.stripe_account,
@@ -225,6 +231,7 @@ def execute_payment(
                     PAYMENT_METADATA: str(payment.id),
                     "acompte_subject": f"{payment.subject_type}:{payment.subject_id}",
                 },
+                setup_future_usage=payment.setup_future_usage,  # type: ignore[arg-type]
             )
     except GatewayUnavailable as exc:
         answer_lost(session, payment_id, CREATE, exc, now)

@@ -38,6 +38,7 @@ from billing.gateway.port import (
     Failure,
     PaymentIntentResult,
     RefundResult,
+    SetupFutureUsage,
     SetupIntentResult,
 )
 from billing.money import Money
@@ -150,6 +151,7 @@ class InMemoryGateway(MemoryBalance):
         off_session: bool,
         idempotency_key: str,
         metadata: dict[str, str] | None = None,
+        setup_future_usage: SetupFutureUsage | None = None,
     ) -> PaymentIntentResult:
         """Create and confirm a PaymentIntent; declines and 3-D Secure are outcomes."""
 
@@ -188,6 +190,8 @@ class InMemoryGateway(MemoryBalance):
             else:
                 result = self._authorised(result, capture_method)
             self._intents[intent_id] = StoredIntent(result, capture_method)
+            if setup_future_usage:
+                self.future_usage[intent_id] = setup_future_usage
             return result
 
         params = (
@@ -197,8 +201,29 @@ class InMemoryGateway(MemoryBalance):
             capture_method,
             off_session,
             frozen(metadata),
+            setup_future_usage,
         )
         return self._write("create_payment_intent", idempotency_key, params, run)
+
+    def attach_payment_method(
+        self, payment_method_id: str, *, customer_id: str, idempotency_key: str
+    ) -> CardDetails:
+        """Attach a test card to a customer (again: no change); declined cards refuse it."""
+
+        def run() -> CardDetails:
+            self._customer(customer_id)
+            card = self._card(payment_method_id)
+            if self.attached.get(payment_method_id, customer_id) != customer_id:
+                raise rejected("The payment method is attached to another customer.", "invalid")
+            if card.setup_declined:
+                raise CardError(
+                    DECLINED, stripe_code="card_declined", decline_code=card.decline_code
+                )
+            self.attached[payment_method_id] = customer_id
+            return CardDetails(payment_method_id, card.brand, card.last4, 12, 2034)
+
+        params = (payment_method_id, customer_id)
+        return self._write("attach_payment_method", idempotency_key, params, run)
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
         """Read a PaymentIntent's current state."""

@@ -58,6 +58,10 @@ class MemoryStore:
         self.customers: dict[str, dict[str, Any]] = {}
         self.setup_intents: dict[str, SetupIntentResult] = {}
         self.refunds: dict[str, RefundResult] = {}
+        # PaymentMethod → the customer it is attached to; PaymentIntent → its
+        # `setup_future_usage` (the card saved for off-session use by the payment).
+        self.attached: dict[str, str] = {}
+        self.future_usage: dict[str, str] = {}
         self._refund_metadata: dict[str, dict[str, str]] = {}
         self._intents: dict[str, StoredIntent] = {}
         self._idempotent: dict[str, tuple[tuple[Any, ...], Any]] = {}

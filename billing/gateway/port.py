@@ -22,6 +22,8 @@ from typing import Literal, Protocol
 from billing.money import Money
 
 CaptureMethod = Literal["automatic", "manual"]
+# Save the card for later off-session charges with the payment itself (no SetupIntent).
+SetupFutureUsage = Literal["off_session"]
 
 # Stripe's PaymentIntent statuses.
 REQUIRES_PAYMENT_METHOD = "requires_payment_method"
@@ -176,11 +178,24 @@ class PaymentGateway(Protocol):
         off_session: bool,
         idempotency_key: str,
         metadata: dict[str, str] | None = None,
+        setup_future_usage: SetupFutureUsage | None = None,
     ) -> PaymentIntentResult:
         """Create and confirm a PaymentIntent with a saved card.
 
         A decline comes back as a result with `failure` set; a 3-D Secure
-        challenge as `status == "requires_action"`.
+        challenge as `status == "requires_action"`. `setup_future_usage`
+        ("off_session") saves the card, authenticated by this payment's own
+        3-D Secure, for later off-session charges: the client-present flows
+        that charge at once need no SetupIntent (one 3-D Secure, not two).
+        """
+
+    def attach_payment_method(
+        self, payment_method_id: str, *, customer_id: str, idempotency_key: str
+    ) -> CardDetails:
+        """Attach a PaymentMethod the browser made (`createPaymentMethod`) to the customer.
+
+        Harmless to repeat for the same customer. A card the bank refuses at
+        once raises `CardError`. Returns the card's brand, last four and expiry.
         """
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:

@@ -29,9 +29,7 @@ from typing import Any, TypeVar
 import requests
 import stripe
 
-from billing.errors import (
-    GatewayRejected,
-)
+from billing.errors import GatewayRejected
 from billing.gateway import stripe_balance
 from billing.gateway.port import (
     BalanceTransactionResult,
@@ -40,10 +38,12 @@ from billing.gateway.port import (
     PaymentIntentResult,
     PayoutResult,
     RefundResult,
+    SetupFutureUsage,
     SetupIntentResult,
 )
 from billing.gateway.ratelimit import RateLimiter
 from billing.gateway.stripe_objects import (
+    card_details,
     error_body,
     metadata_of,
     object_id,
@@ -153,6 +153,7 @@ class StripeGateway:
         off_session: bool,
         idempotency_key: str,
         metadata: dict[str, str] | None = None,
+        setup_future_usage: SetupFutureUsage | None = None,
     ) -> PaymentIntentResult:
         """Create and confirm a PaymentIntent; a decline is a result with `failure` set."""
         params: dict[str, Any] = {
@@ -170,6 +171,11 @@ class StripeGateway:
             params["off_session"] = True
         if metadata:
             params["metadata"] = metadata
+        if setup_future_usage:
+            # The card's own option, same effect as the top-level parameter for a
+            # card-only PaymentIntent; localstripe accepts (and ignores) it, while
+            # it refuses a top-level `setup_future_usage`.
+            params["payment_method_options"] = {"card": {"setup_future_usage": setup_future_usage}}
         try:
             intent = self._call(
                 lambda: self._client.v1.payment_intents.create(
@@ -191,6 +197,19 @@ class StripeGateway:
                 raise translate(exc) from exc
             return self.retrieve_payment_intent(payment_intent_id)
         return payment_intent_result(intent.to_dict())
+
+    def attach_payment_method(
+        self, payment_method_id: str, *, customer_id: str, idempotency_key: str
+    ) -> CardDetails:
+        """Attach a browser-made PaymentMethod to the customer; the card's details."""
+        method = self._call(
+            lambda: self._client.v1.payment_methods.attach(
+                payment_method_id,
+                params={"customer": customer_id},
+                options={"idempotency_key": idempotency_key},
+            )
+        ).to_dict()
+        return card_details(payment_method_id, method)
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
         """Read a PaymentIntent's current state."""
@@ -306,20 +325,7 @@ class StripeGateway:
         method = self._call(
             lambda: self._client.v1.payment_methods.retrieve(payment_method_id)
         ).to_dict()
-        card = method.get("card")
-        if not card:
-            raise GatewayRejected(
-                f"{payment_method_id} is a {method.get('type')} payment method, not a card"
-            )
-        return CardDetails(
-            # The id we were given: Stripe's test aliases (`pm_card_visa`) come
-            # back under a fresh `pm_...` id, which the caller never stored.
-            payment_method_id=payment_method_id,
-            brand=str(card["brand"]),
-            last4=str(card["last4"]),
-            exp_month=int(card["exp_month"]),
-            exp_year=int(card["exp_year"]),
-        )
+        return card_details(payment_method_id, method)
 
     def list_payouts(self, *, arrival_from: int, arrival_to: int) -> list[PayoutResult]:
         """The payouts arriving in the window (Unix seconds, inclusive), oldest first."""

@@ -21,6 +21,7 @@ from billing.errors import (
 from billing.gateway.port import (
     REQUIRES_CAPTURE,
     SUCCEEDED,
+    CardDetails,
     Failure,
     PaymentIntentResult,
     RefundResult,
@@ -142,4 +143,22 @@ def payment_intent_result(data: Mapping[str, Any]) -> PaymentIntentResult:
         payment_method_id=object_id(data.get("payment_method")),
         failure=_failure(data),
         metadata=metadata_of(data.get("metadata")),
+    )
+
+
+def card_details(payment_method_id: str, method: Mapping[str, Any]) -> CardDetails:
+    """A PaymentMethod's card: brand, last four and expiry; `GatewayRejected` if not a card."""
+    card = method.get("card")
+    if not card:
+        raise GatewayRejected(
+            f"{payment_method_id} is a {method.get('type')} payment method, not a card"
+        )
+    return CardDetails(
+        # The id we were given: Stripe's test aliases (`pm_card_visa`) come
+        # back under a fresh `pm_...` id, which the caller never stored.
+        payment_method_id=payment_method_id,
+        brand=str(card["brand"]),
+        last4=str(card["last4"]),
+        exp_month=int(card["exp_month"]),
+        exp_year=int(card["exp_year"]),
     )

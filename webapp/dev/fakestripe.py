@@ -75,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     from localstripe.resources import store
     from localstripe.server import app
 
+    from webapp.dev import fakestripe_extras
+
+    fakestripe_extras.install(app)
     store.try_load_from_disk()
     where = "memory only" if args.no_store else args.store
     print(f"localstripe on http://{args.host}:{args.port} (store: {where})", flush=True)
