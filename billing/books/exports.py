@@ -4,10 +4,10 @@
   receipt in chronological order with its date, client, nature, amount, payment
   method and invoice reference. Receipts, not invoices: what was cashed in the
   range. A transfer reversed (a bank match undone) and its reversal both leave.
-- FEC (LPF art. A47 A-1): the 18 columns in their order, dates YYYYMMDD, amounts
-  with a decimal comma, tab separated; one journal for sales (VT: 411 client /
-  706 services / 44571 VAT collected) and one for receipts (BQ: 512 bank / 411),
-  every EcritureNum balanced.
+  A card payment refunded counts as a negative receipt on the day of the refund.
+  Receipts are gross: Stripe's fees are an expense, never deducted here (a
+  micro-entrepreneur declares what the clients paid).
+- FEC (LPF art. A47 A-1): `billing.books.fec`, re-exported here.
 """
 
 from __future__ import annotations
@@ -21,29 +21,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.invoicing.models import KIND_CREDIT_NOTE, Invoice, InvoicePayment
-from billing.money import minor_exponent
+from billing.books.fec import FEC_COLUMNS, decimal_comma, fec_filename, fec_rows, fec_text
+from billing.books.payouts import card_refunds
+from billing.invoicing.models import Invoice, InvoicePayment
 
-FEC_COLUMNS = (
-    "JournalCode",
-    "JournalLib",
-    "EcritureNum",
-    "EcritureDate",
-    "CompteNum",
-    "CompteLib",
-    "CompAuxNum",
-    "CompAuxLib",
-    "PieceRef",
-    "PieceDate",
-    "EcritureLib",
-    "Debit",
-    "Credit",
-    "EcritureLet",
-    "DateLet",
-    "ValidDate",
-    "Montantdevise",
-    "Idevise",
-)
+__all__ = [
+    "FEC_COLUMNS",
+    "METHOD_LABELS",
+    "Receipt",
+    "decimal_comma",
+    "fec_filename",
+    "fec_rows",
+    "fec_text",
+    "receipts",
+    "receipts_csv",
+]
+
 METHOD_LABELS = {"card": "Carte (Stripe)", "transfer": "Virement", "other": "Autre"}
 
 
@@ -58,11 +51,17 @@ class Receipt:
     currency: str
     method: str
     invoice_number: str
+    # The operation category frozen on the invoice: services, goods or mixed.
+    category: str = "services"
 
 
 def _client(invoice: Invoice) -> str:
     buyer = invoice.buyer or {}
     return buyer.get("legal_name") or buyer.get("name") or ""
+
+
+def _category(invoice: Invoice) -> str:
+    return (invoice.mentions or {}).get("category") or "services"
 
 
 def receipts(
@@ -77,6 +76,7 @@ def receipts(
         .order_by(InvoicePayment.paid_at, InvoicePayment.id)
     ).all()
     reversed_ids = {p.reverses_id for p, _ in rows if p.reverses_id is not None}
+    by_payment = {p.payment_id: inv for p, inv in rows if p.payment_id is not None}
     out = []
     for payment, invoice in rows:
         if payment.reverses_id is not None or payment.id in reversed_ids:
@@ -92,17 +92,27 @@ def receipts(
                     currency=invoice.currency,
                     method=payment.method,
                     invoice_number=invoice.number,
+                    category=_category(invoice),
                 )
             )
+    for refund, payment in card_refunds(session, freelancer_id):
+        invoice = by_payment.get(payment.id)
+        day = refund.created_at.astimezone(zone).date()
+        if invoice is not None and start <= day <= end:
+            out.append(
+                Receipt(
+                    paid_on=day,
+                    client=_client(invoice),
+                    nature=f"Remboursement — {refund.reason or ''}".rstrip(" —"),
+                    amount_minor=-refund.amount_minor,
+                    currency=invoice.currency,
+                    method="card",
+                    invoice_number=invoice.number,
+                    category=_category(invoice),
+                )
+            )
+    out.sort(key=lambda r: r.paid_on)
     return out
-
-
-def decimal_comma(amount_minor: int, currency: str = "eur") -> str:
-    """1234,50 — the French accounting notation, no thousands separator."""
-    exp = minor_exponent(currency)
-    sign = "-" if amount_minor < 0 else ""
-    whole, part = divmod(abs(amount_minor), 10**exp)
-    return f"{sign}{whole},{part:0{exp}d}" if exp else f"{sign}{whole}"
 
 
 def receipts_csv(rows: list[Receipt]) -> str:
@@ -125,101 +135,6 @@ def receipts_csv(rows: list[Receipt]) -> str:
             ]
         )
     return out.getvalue()
-
-
-def _clean(text: str) -> str:
-    # A tab or a line break inside a field would break the FEC's columns.
-    return " ".join((text or "").split())
-
-
-def fec_rows(session: Session, freelancer_id: int, year: int) -> list[list[str]]:
-    """The FEC's lines for a calendar year, header first."""
-    invoices = session.scalars(
-        select(Invoice)
-        .where(Invoice.freelancer_id == freelancer_id)
-        .order_by(Invoice.issue_date, Invoice.id)
-    ).all()
-    entries: list[tuple[date, str, str, str, str, list[tuple[str, str, str, int, int]]]] = []
-    for inv in invoices:
-        client = _clean(_client(inv))
-        aux = f"C{inv.id:06d}"
-        if inv.issue_date.year == year:
-            sign = -1 if inv.kind == KIND_CREDIT_NOTE else 1
-            ttc, ht, vat = inv.total_incl_vat_minor, inv.total_excl_vat_minor, inv.total_vat_minor
-            legs = [
-                ("411000", "Clients", aux, ttc * sign, 0),
-                ("706000", "Prestations", "", 0, ht * sign),
-            ]
-            if vat:
-                legs.append(("445710", "TVA collectée", "", 0, vat * sign))
-            entries.append(
-                (
-                    inv.issue_date,
-                    "VT",
-                    "Ventes",
-                    inv.number,
-                    client,
-                    [(c, lib, a, d, cr) for c, lib, a, d, cr in legs],
-                )
-            )
-        for p in inv.payments:
-            day = p.paid_at.date()
-            if day.year != year:
-                continue
-            entries.append(
-                (
-                    day,
-                    "BQ",
-                    "Banque",
-                    inv.number,
-                    client,
-                    [
-                        ("512000", "Banque", "", p.amount_minor, 0),
-                        ("411000", "Clients", aux, 0, p.amount_minor),
-                    ],
-                )
-            )
-    entries.sort(key=lambda e: (e[0], e[1]))
-    lines = [list(FEC_COLUMNS)]
-    for n, (day, journal, journal_lib, piece, client, legs) in enumerate(entries, start=1):
-        stamp = day.strftime("%Y%m%d")
-        for compte, compte_lib, aux, debit, credit in legs:
-            # A negative amount (a credit note, a reversal) goes to the other side.
-            if debit < 0 or credit < 0:
-                debit, credit = -credit, -debit
-            lines.append(
-                [
-                    journal,
-                    journal_lib,
-                    f"{journal}{n:06d}",
-                    stamp,
-                    compte,
-                    compte_lib,
-                    aux,
-                    client if aux else "",
-                    piece,
-                    stamp,
-                    _clean(f"{piece} {client}")[:200],
-                    decimal_comma(debit),
-                    decimal_comma(credit),
-                    "",
-                    "",
-                    stamp,
-                    "",
-                    "",
-                ]
-            )
-    return lines
-
-
-def fec_text(rows: list[list[str]]) -> str:
-    """The FEC file: tab separated, CRLF line ends."""
-    return "".join("\t".join(r) + "\r\n" for r in rows)
-
-
-def fec_filename(siren: str, year: int) -> str:
-    """`<SIREN>FEC<closing date>.txt`, as A47 A-1 names it."""
-    return f"{siren or '000000000'}FEC{year}1231.txt"
 
 
 def local_now(tz: str) -> datetime:

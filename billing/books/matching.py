@@ -97,3 +97,45 @@ def allocate(
     if len(candidates) == 1:
         return "amount_name", [(candidates[0].id, amount_minor)]
     return "", []
+
+
+# A payout reaches the bank a day or two after Stripe's arrival date at worst, and
+# some banks book it the day before (value date); its label names Stripe.
+PAYOUT_BEFORE = timedelta(days=1)
+PAYOUT_AFTER = timedelta(days=5)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPayout:
+    """What recognising a payout on a bank line needs."""
+
+    id: int
+    stripe_id: str
+    amount_minor: int
+    currency: str
+    arrival_on: date
+    descriptor: str = ""
+
+
+def payout_for(
+    amount_minor: int,
+    currency: str,
+    booked_on: date,
+    text: str,
+    payouts: list[OpenPayout],
+) -> OpenPayout | None:
+    """The Stripe payout a bank credit carries: same amount and currency, booked near
+    its arrival date, the label naming Stripe (or the payout); `None` unless exactly one."""
+    words = plain(text)
+    named = "STRIPE" in words
+    found = [
+        p
+        for p in payouts
+        if p.amount_minor == amount_minor
+        and p.currency == currency
+        and p.arrival_on - PAYOUT_BEFORE <= booked_on <= p.arrival_on + PAYOUT_AFTER
+        and (
+            named or plain(p.stripe_id) in words or (p.descriptor and plain(p.descriptor) in words)
+        )
+    ]
+    return found[0] if len(found) == 1 else None

@@ -68,11 +68,13 @@ def upload(client, seller, data: bytes, name: str = "statement.xml", **form):
     )
 
 
-def camt(*entries: tuple[str, int, str, str]) -> bytes:
-    """A small CAMT.053 with one entry per (reference, amount_minor, debtor, remittance)."""
+def camt(*entries: tuple[str, int, str, str], booked_on: date | None = None) -> bytes:
+    """A small CAMT.053 with one entry per (reference, amount_minor, debtor, remittance),
+    booked today unless `booked_on`."""
+    day = (booked_on or date.today()).isoformat()
     body = "".join(
         f"<Ntry><Amt Ccy='EUR'>{amount / 100:.2f}</Amt><CdtDbtInd>CRDT</CdtDbtInd>"
-        f"<Sts>BOOK</Sts><BookgDt><Dt>{date.today().isoformat()}</Dt></BookgDt>"
+        f"<Sts>BOOK</Sts><BookgDt><Dt>{day}</Dt></BookgDt>"
         f"<AcctSvcrRef>{ref}</AcctSvcrRef><NtryDtls><TxDtls><RltdPties><Dbtr><Nm>{who}</Nm>"
         f"</Dbtr></RltdPties><RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
         for ref, amount, who, text in entries

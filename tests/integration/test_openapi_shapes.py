@@ -381,6 +381,15 @@ def _books(call: Checked, headers: dict[str, str]) -> None:
     period = f"from={today - timedelta(days=365)}&to={today + timedelta(days=1)}"
     assert call("get", f"/api/v1/books/receipts?{period}", headers=headers)
     assert call("get", f"/api/v1/books/fec?year={today.year}", headers=headers)
+    span = {"from": (today - timedelta(days=30)).isoformat(), "to": today.isoformat()}
+    call("post", "/api/v1/books/payouts/sync", headers=headers, json=span)
+    call("get", f"/api/v1/books/payouts?{period}", headers=headers)
+    for export in ("payouts.csv", "payouts.pdf", "urssaf.csv", "urssaf.pdf", "receipts.pdf"):
+        assert call("get", f"/api/v1/books/{export}?{period}", headers=headers)
+    assert call("get", f"/api/v1/books/urssaf?{period}", headers=headers)["months"]
+    accounts = call("get", "/api/v1/books/accounts", headers=headers)
+    assert accounts["fees"]["number"] == "627000"
+    call("put", "/api/v1/books/accounts", headers=headers, json={"stripe": {"number": "580000"}})
 
 
 def _messages(call: Checked, gateway: InMemoryGateway, seller: dict[str, Any]) -> None:

@@ -399,6 +399,23 @@ QUERY: dict[str, list[Schema]] = {
         )
     ],
 }
+# The books' reports (issue 17): a range of local dates, at most ten years.
+_BOOKS_RANGE = [
+    query("from", BOUNDED_DATE, "First day (local date)", required=True),
+    query(
+        "to", BOUNDED_DATE, "Last day, inclusive (at most ten years after `from`)", required=True
+    ),
+]
+for _endpoint in (
+    "books_receipts_pdf",
+    "books_payouts",
+    "books_payouts_csv",
+    "books_payouts_pdf",
+    "books_urssaf",
+    "books_urssaf_csv",
+    "books_urssaf_pdf",
+):
+    QUERY[f"api.{_endpoint}"] = _BOOKS_RANGE
 
 # --- non-JSON success bodies ----------------------------------------------------------------
 
@@ -416,6 +433,11 @@ CONTENT: dict[str, tuple[str, ...]] = {
     "api.public_message_attachment": _ATTACHMENT_TYPES,
     "api.books_receipts": ("text/csv",),
     "api.books_fec": ("text/tab-separated-values",),
+    "api.books_receipts_pdf": ("application/pdf",),
+    "api.books_payouts_csv": ("text/csv",),
+    "api.books_payouts_pdf": ("application/pdf",),
+    "api.books_urssaf_csv": ("text/csv",),
+    "api.books_urssaf_pdf": ("application/pdf",),
 }
 
 from webapp.api.shapes_public import MORE_RESPONSES  # noqa: E402 (built on the blocks above)

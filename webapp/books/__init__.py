@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from webapp.books import api as _api  # noqa: F401  (attaches routes to the API blueprint)
+from webapp.books import api_reports as _api_reports  # noqa: F401  (the same, for the reports)
 
 
 def register(app: Flask) -> None:

@@ -296,7 +296,7 @@ def books_fec():
         raise ApiError(422, "Some fields are invalid.", fields={"year": ["A year, e.g. 2026."]})
     freelancer = current_freelancer()
     year = int(raw)
-    body = exports.fec_text(exports.fec_rows(db.session, freelancer.id, year))
+    body = exports.fec_text(exports.fec_rows(db.session, freelancer.id, year, freelancer.timezone))
     response = Response(body, mimetype="text/tab-separated-values")
     filename = exports.fec_filename((freelancer.siret or "")[:9], year)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -173,7 +173,9 @@ def fec():
     raw = request.args.get("year", "")
     if not (raw.isdigit() and 1900 <= int(raw) <= 2199):
         return _page(422, {"export": [_("Give a year, e.g. 2026.")]})
-    body = exports.fec_text(exports.fec_rows(db.session, current_user.id, int(raw)))
+    body = exports.fec_text(
+        exports.fec_rows(db.session, current_user.id, int(raw), current_user.timezone)
+    )
     response = Response(body, mimetype="text/tab-separated-values")
     name = exports.fec_filename((current_user.siret or "")[:9], int(raw))
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

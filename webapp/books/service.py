@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from billing import events
 from billing.books import matching
-from billing.books.models import BankLine, BankMatch, BankStatement
+from billing.books.models import BankLine, BankMatch, BankStatement, StripePayout
 from billing.books.statements import Statement
 from billing.db import utcnow
 from billing.errors import NotAllowed
@@ -47,9 +47,61 @@ def allocated_minor(session: Session, line: BankLine) -> int:
     )
 
 
+def payout_of(session: Session, line: BankLine) -> StripePayout | None:
+    """The Stripe payout this bank line carries, once recognised."""
+    return session.scalar(select(StripePayout).where(StripePayout.bank_line_id == line.id))
+
+
 def left_minor(session: Session, line: BankLine) -> int:
-    """What of a credit line still waits for an invoice (0 for a debit)."""
+    """What of a credit line still waits for an invoice (0 for a debit or a Stripe payout)."""
+    if line.amount_minor > 0 and payout_of(session, line) is not None:
+        return 0
     return max(0, line.amount_minor - allocated_minor(session, line))
+
+
+def match_payout(session: Session, line: BankLine, *, actor: str = events.SYSTEM) -> bool:
+    """Recognise a credit as a Stripe payout already read from Stripe; True when it is one.
+
+    Only a line with nothing on an invoice yet: money a match placed stays where it is.
+    """
+    if line.amount_minor <= 0 or allocated_minor(session, line) or payout_of(session, line):
+        return False
+    rows = session.scalars(
+        select(StripePayout).where(
+            StripePayout.freelancer_id == line.freelancer_id,
+            StripePayout.bank_line_id.is_(None),
+            StripePayout.status != "failed",
+        )
+    ).all()
+    candidates = [
+        matching.OpenPayout(
+            p.id, p.stripe_payout_id, p.amount_minor, p.currency, p.arrival_on,
+            p.statement_descriptor,
+        )
+        for p in rows
+    ]  # fmt: skip
+    found = matching.payout_for(
+        line.amount_minor,
+        line.currency,
+        line.booked_on,
+        f"{line.counterparty} {line.remittance}",
+        candidates,
+    )
+    if found is None:
+        return False
+    payout = session.get(StripePayout, found.id)
+    payout.bank_line_id = line.id
+    session.flush()
+    events.record(
+        session,
+        subject_type="bank_line",
+        subject_id=line.id,
+        action="bank_line_payout_recognised",
+        actor=actor,
+        freelancer_id=line.freelancer_id,
+        data={"payout": payout.stripe_payout_id, "amount_minor": payout.amount_minor},
+    )
+    return True
 
 
 def open_invoices(session: Session, freelancer_id: int) -> list[Invoice]:
@@ -192,7 +244,7 @@ def import_statement(
     for line in new_lines:
         if line.amount_minor <= 0:
             continue
-        if auto_match(session, line, actor=actor):
+        if match_payout(session, line, actor=actor) or auto_match(session, line, actor=actor):
             matched += 1
         else:
             unmatched += 1
