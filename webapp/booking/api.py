@@ -19,6 +19,7 @@ from webapp.booking.models import Booking
 from webapp.booking.schemas import (
     AvailabilitySchema,
     BookingRequestSchema,
+    ConfirmSchema,
     ManageTokenSchema,
     OfferingSchema,
     RescheduleSchema,
@@ -348,8 +349,8 @@ def public_booking(booking_id: int):
 
 @bp.post("/public/bookings/<int:booking_id>/confirm")
 @documented(
-    "After the card is saved: hold or charge by policy",
-    body=ManageTokenSchema,
+    "After the card is saved (or with the card made on the page): hold or charge by policy",
+    body=ConfirmSchema,
     response=_OBJECT,
     auth=False,
     tag="public",
@@ -357,8 +358,9 @@ def public_booking(booking_id: int):
 @limiter.limit("30/minute")
 @answers_errors
 def public_confirm(booking_id: int):
-    data = _token_body()
-    return jsonify(checkout.confirm(db.session, booking_id, data["manage_token"]))
+    data = _token_body(ConfirmSchema)
+    token, card = data["manage_token"], data["payment_method_id"]
+    return jsonify(checkout.confirm(db.session, booking_id, token, payment_method_id=card))
 
 
 @bp.post("/public/bookings/<int:booking_id>/card-setup")

@@ -1,4 +1,5 @@
-"""The client's card for a booking: open a SetupIntent, then read the card the browser saved.
+"""The client's card for a booking: open a SetupIntent, then read the card the browser saved;
+or take the card the page made with the payment (`give_card`, one 3-D Secure).
 
 Stripe is never called while the booking is locked. `billing.cards` commits
 its own rows around each Stripe call; the booking is locked only afterwards,
@@ -14,12 +15,23 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from billing import cards
+from billing import cards, checkout
 from billing.errors import NotAllowed
 from billing.gateway.port import SUCCEEDED, PaymentGateway
-from billing.models import CardSetup
+from billing.models import CardSetup, PaymentCustomer
 from webapp.booking.lifecycle import lock_booking, subject
 from webapp.booking.models import ACTIVE, Booking
+
+
+def client_customer(session: Session, gateway: PaymentGateway, booking: Booking) -> PaymentCustomer:
+    """The booking's client as a Stripe customer (made at Stripe on first use); commits."""
+    return cards.ensure_customer(
+        session,
+        gateway,
+        freelancer_id=booking.freelancer_id,
+        email=booking.client_email,
+        name=booking.client_name,
+    )
 
 
 def open_card_setup(session: Session, gateway: PaymentGateway, booking: Booking) -> str:
@@ -30,13 +42,7 @@ def open_card_setup(session: Session, gateway: PaymentGateway, booking: Booking)
     set (flushed, the caller commits). Gateway errors propagate.
     """
     booking_id = booking.id
-    customer = cards.ensure_customer(
-        session,
-        gateway,
-        freelancer_id=booking.freelancer_id,
-        email=booking.client_email,
-        name=booking.client_name,
-    )
+    customer = client_customer(session, gateway, booking)
     setup, secret = cards.start_card_setup(
         session, gateway, customer=customer, subject=subject(booking)
     )
@@ -56,6 +62,43 @@ def new_card_setup(session: Session, gateway: PaymentGateway, booking: Booking) 
     if booking.status not in ACTIVE:
         raise NotAllowed(f"booking {booking.id} is {booking.status}")
     return open_card_setup(session, gateway, booking)
+
+
+def give_card(
+    session: Session, gateway: PaymentGateway, booking: Booking, payment_method_id: str
+) -> Booking:
+    """The card the page made (`createPaymentMethod`), attached and put on the booking; commits.
+
+    For the checkouts that charge or hold at once: the payment that follows
+    saves the card for later (`setup_future_usage`), so no SetupIntent asks
+    3-D Secure first. Stripe is called with the booking unlocked; the booking
+    is locked afterwards to check it still takes a card. `NotAllowed` if it
+    closed meanwhile; `CardError` if the bank refuses the card at once.
+    """
+    booking_id = booking.id
+    customer = client_customer(session, gateway, booking)
+    setup = checkout.take_card(
+        session,
+        gateway,
+        customer=customer,
+        subject=subject(booking),
+        payment_method_id=payment_method_id,
+    )
+    customer_id, setup_id = customer.id, setup.id
+    booking = lock_booking(session, booking_id)
+    if booking.status not in ACTIVE:
+        session.commit()
+        raise NotAllowed(f"booking {booking.id} is {booking.status}")
+    booking.customer_id = customer_id
+    booking.card_setup_id = setup_id
+    session.commit()
+    return booking
+
+
+def given_with_payment(session: Session, booking: Booking) -> bool:
+    """Whether the booking's card came with the payment (no SetupIntent): the payment saves it."""
+    setup = card_on_file(session, booking)
+    return setup is not None and setup.stripe_setup_intent_id is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from billing import checkout, events, payments
 from billing.db import utcnow
-from billing.errors import GatewayUnavailable, NotAllowed
+from billing.errors import CardError, GatewayUnavailable, NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.models import PaymentCustomer
 from billing.money import Money
@@ -23,6 +23,8 @@ from webapp.booking import emails, policies
 from webapp.booking.card import (
     CardRead,
     card_on_file,
+    give_card,
+    given_with_payment,
     new_card_setup,
     read_saved_card,
     take_saved_card,
@@ -86,7 +88,17 @@ def book(session: Session, slug: str, data: dict, *, now: datetime | None = None
     return {
         **_claimed(booking.id, booking.status, token, booking.pending_expires_at),
         "setup_intent_client_secret": secret,
+        "card_step": card_step(session, booking, now or utcnow()),
     }
+
+
+def card_step(session: Session, booking: Booking, now: datetime) -> str:
+    """How the page takes the card: `payment` when money moves at once (a PaymentMethod
+    sent with `confirm`, one 3-D Secure), `setup` when the card is only saved (SetupIntent)."""
+    return SETUP_STEP if _plan(session, booking, now).kind == policies.CARD_ONLY else PAYMENT_STEP
+
+
+PAYMENT_STEP, SETUP_STEP = "payment", "setup"
 
 
 def _claimed(booking_id: int, status: str, token: str, expires: datetime | None) -> dict:
@@ -163,19 +175,41 @@ def _locked_with_card(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def confirm(session: Session, booking_id: int, token: str, *, now: datetime | None = None) -> dict:
-    """After the browser saved the card: hold or charge by policy; commits.
+def confirm(
+    session: Session,
+    booking_id: int,
+    token: str,
+    *,
+    payment_method_id: str | None = None,
+    now: datetime | None = None,
+) -> dict:
+    """After the browser saved the card (or with the card it made): hold or charge; commits.
 
     Answers `{status: confirmed}` or `{status: requires_action,
     payment_intent_client_secret}`; call again after 3-D Secure. Also secures
     a confirmed booking again after its card was fixed. `PaymentFailed` for
     a decline (the booking keeps its slot until it expires; save another card).
     The first attempt is `checkout.start`; a payment already under way is only
-    ever resumed (`checkout.resume`), never made twice.
+    ever resumed (`checkout.resume`), never made twice. `payment_method_id`
+    (`card_step` `payment`): the card is attached and charged with
+    `setup_future_usage`, so its 3-D Secure is asked once; ignored when the
+    booking is not waiting for a card (a call again after 3-D Secure).
     """
     now = now or utcnow()
     booking = booking_for_client(session, booking_id, token)
     gateway = gateway_for(booking.freelancer_id)
+    if payment_method_id is not None and _next_step(session, booking, now)[0] == SECURE:
+        if _plan(session, booking, now).kind == policies.CARD_ONLY:
+            session.commit()
+            raise NotAllowed(
+                "nothing is charged now for this booking: save the card with the card form "
+                "(setup_intent_client_secret) instead"
+            )
+        try:
+            booking = give_card(session, gateway, booking, payment_method_id)
+        except CardError as declined:
+            session.rollback()
+            raise PaymentFailed(str(declined), declined.decline_code or "card_declined") from None
     booking, step, unfinished, read = _locked_with_card(session, gateway, booking, now)
     if step == DONE:
         session.commit()
@@ -199,18 +233,7 @@ def confirm(session: Session, booking_id: int, token: str, *, now: datetime | No
 
 def _secure(session: Session, gateway: PaymentGateway, booking: Booking, now: datetime) -> dict:
     """The booking is locked and its card saved: hold or charge it by policy; commits."""
-    if booking.status == CONFIRMED:
-        # A failed far-away hold, fixed by the client: place it now, with them present.
-        plan = policies.ConfirmPlan(policies.HOLD_NOW, booking.amount_minor, "hold")
-    else:
-        plan = policies.confirm_plan(
-            terms_of(booking),
-            start=booking.start_at,
-            end=booking.end_at,
-            now=now,
-            grace=grace(),
-            hold_lead=offering_hold_lead(session, booking),
-        )
+    plan = _plan(session, booking, now)
     if plan.kind == policies.CARD_ONLY:
         booking.hold_due_at = plan.hold_due_at
         transition(
@@ -238,8 +261,25 @@ def _secure(session: Session, gateway: PaymentGateway, booking: Booking, now: da
         payment_method_id=booking.payment_method_id,
         capture_method="manual" if plan.kind == policies.HOLD_NOW else "automatic",
         now=now,
+        # A card given with the payment is saved by it for the later charges.
+        setup_future_usage="off_session" if given_with_payment(session, booking) else None,
     )
     return _answer(session, booking, outcome)
+
+
+def _plan(session: Session, booking: Booking, now: datetime) -> policies.ConfirmPlan:
+    """What securing the booking does now: charge, hold, or only keep the card."""
+    if booking.status == CONFIRMED:
+        # A failed far-away hold, fixed by the client: place it now, with them present.
+        return policies.ConfirmPlan(policies.HOLD_NOW, booking.amount_minor, "hold")
+    return policies.confirm_plan(
+        terms_of(booking),
+        start=booking.start_at,
+        end=booking.end_at,
+        now=now,
+        grace=grace(),
+        hold_lead=offering_hold_lead(session, booking),
+    )
 
 
 def _answer(session: Session, booking: Booking, outcome: checkout.Outcome) -> dict:
@@ -266,4 +306,7 @@ def card_setup(session: Session, booking_id: int, token: str) -> dict:
     booking = booking_for_client(session, booking_id, token)
     secret = new_card_setup(session, gateway_for(booking.freelancer_id), booking)
     session.commit()
-    return {"setup_intent_client_secret": secret}
+    return {
+        "setup_intent_client_secret": secret,
+        "card_step": card_step(session, booking, utcnow()),
+    }

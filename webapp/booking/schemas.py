@@ -268,6 +268,16 @@ class ManageTokenSchema(Schema):
     manage_token = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+class ConfirmSchema(ManageTokenSchema):
+    """`confirm`: the manage token, and the card the page made when money moves at once."""
+
+    payment_method_id = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
+        metadata={"description": "card_step `payment`: the PaymentMethod from createPaymentMethod"},
+    )
+
+
 class RescheduleSchema(ManageTokenSchema):
     start = AwareDateTime(required=True)
 

@@ -280,6 +280,7 @@ def accept(token: str):
             "setup_intent_client_secret": secret,
             "acceptance_id": acceptance.id,
             "content_sha256": acceptance.content_sha256,
+            "card_step": checkout.card_step(db.session, quote),
         }
     )
 
@@ -320,7 +321,11 @@ def accept_confirm(token: str):
     quote = _public_quote(token)
     data = schemas.QuoteConfirmSchema().load(_body_or_empty())
     action = checkout.confirm(
-        db.session, _gateway(quote.freelancer_id), quote.id, acceptance_id=data["acceptance_id"]
+        db.session,
+        _gateway(quote.freelancer_id),
+        quote.id,
+        acceptance_id=data["acceptance_id"],
+        payment_method_id=data["payment_method_id"],
     )
     return jsonify(deposit_answer(quote, action))
 

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from billing import cards, checkout, events
 from billing.db import utcnow
-from billing.errors import GatewayError, NotAllowed
+from billing.errors import CardError, GatewayError, NotAllowed
 from billing.gateway.port import SUCCEEDED, PaymentGateway
 from billing.locking import lock
-from billing.models import CardSetup
+from billing.models import CardSetup, PaymentCustomer
 from billing.money import Money
 from billing.payments import Subject
 from webapp.quotes import transitions as t
@@ -102,9 +102,14 @@ def confirm(
     quote_id: int,
     *,
     acceptance_id: int | None,
+    payment_method_id: str | None = None,
     now: datetime | None = None,
 ) -> checkout.NeedsAction | None:
-    """The card is saved: accept the quote and pay its deposit(s); commits.
+    """The card is saved (or given, `payment_method_id`): accept the quote, pay its deposit(s).
+
+    Commits. A card given with the confirm (`card_step` `payment`: a quote
+    with a deposit) is attached and recorded first (`give_card`), and the
+    deposit saves it for the later milestones — one 3-D Secure.
 
     Returns the 3-D Secure the page must complete (then call again), or None.
     The saved card is read from Stripe first, with no row locked; then, under
@@ -115,6 +120,8 @@ def confirm(
     the sweep, finds out what Stripe did.
     """
     now = now or utcnow()
+    if payment_method_id is not None:
+        give_card(session, gateway, quote_id, acceptance_id, payment_method_id)
     not_saved = _read_saved_card(session, gateway, quote_id, acceptance_id)
     quote = lock(session, Quote, quote_id)
     assert quote is not None
@@ -132,6 +139,68 @@ def confirm(
             action = outcome
     session.commit()
     return action
+
+
+def charges_at_acceptance(session: Session, quote: Quote) -> bool:
+    """Whether accepting charges a deposit at once (else the card is only saved)."""
+    return any(
+        m.trigger == t.ON_ACCEPTANCE and m.amount_minor > 0 for m in milestones_of(session, quote)
+    )
+
+
+def card_step(session: Session, quote: Quote) -> str:
+    """How the page takes the card: `payment` (a PaymentMethod sent with the confirm, one
+    3-D Secure, when a deposit is charged at once) or `setup` (the SetupIntent)."""
+    return "payment" if charges_at_acceptance(session, quote) else "setup"
+
+
+def give_card(
+    session: Session,
+    gateway: PaymentGateway,
+    quote_id: int,
+    acceptance_id: int | None,
+    payment_method_id: str,
+) -> None:
+    """Attach the card the page made and put it on the pending signature; commits.
+
+    Nothing is locked during the Stripe call; the acceptance is locked after.
+    Ignored once the quote is accepted (a call again after 3-D Secure).
+    """
+    quote = session.get(Quote, quote_id)
+    acceptance = _pending_acceptance(session, quote_id, acceptance_id)
+    if quote is None or quote.status == t.ACCEPTED or acceptance is None:
+        return
+    if not charges_at_acceptance(session, quote):
+        raise QuoteError(
+            409,
+            "Nothing is charged when this quote is accepted: save the card with the card "
+            "form (setup_intent_client_secret) instead.",
+            code="not_allowed",
+        )
+    signed = session.get(CardSetup, acceptance.card_setup_id) if acceptance.card_setup_id else None
+    if signed is None:
+        raise QuoteError(409, "Sign the quote first.", code="card_not_saved")
+    customer = session.get(PaymentCustomer, signed.customer_id)
+    assert customer is not None
+    accepting_id = acceptance.id
+    try:
+        setup = checkout.take_card(
+            session,
+            gateway,
+            customer=customer,
+            subject=Subject("quote", quote_id),
+            payment_method_id=payment_method_id,
+        )
+    except CardError as declined:
+        session.rollback()
+        raise QuoteError(
+            402, str(declined), code=declined.decline_code or "card_declined"
+        ) from None
+    acceptance = lock(session, QuoteAcceptance, accepting_id)
+    assert acceptance is not None
+    if acceptance.status == "pending":
+        acceptance.card_setup_id = setup.id
+    session.commit()
 
 
 def _pending_acceptance(
@@ -243,6 +312,7 @@ def _pay_deposit(
     assert milestone is not None
     if milestone.status == t.PENDING:
         customer, payment_method_id = saved_card(session, quote)
+        setup = session.get(CardSetup, quote.card_setup_id)
         t.move_milestone(session, milestone, t.CHARGING, actor=events.CLIENT)
         return checkout.start(
             session,
@@ -254,6 +324,10 @@ def _pay_deposit(
             payment_method_id=payment_method_id,
             capture_method="automatic",
             now=now,
+            # A card given with the deposit (no SetupIntent) is saved by it.
+            setup_future_usage=(
+                "off_session" if setup and setup.stripe_setup_intent_id is None else None
+            ),
         )
     payment = latest_payment(session, milestone)
     if (

@@ -156,6 +156,11 @@ class QuoteAcceptSchema(StrictSchema):
 
 class QuoteConfirmSchema(StrictSchema):
     acceptance_id = Id(load_default=None, allow_none=True)
+    # `card_step` `payment`: the card made on the page (createPaymentMethod).
+    payment_method_id = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
+    )
 
 
 class QuoteDeclineSchema(StrictSchema):
