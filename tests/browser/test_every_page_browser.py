@@ -103,6 +103,7 @@ def client_pages(ids: dict[str, list[Any]], pay_token: str, quote_token: str) ->
         "/signup",
         f"/{slug}",
         f"/{slug}/ask",
+        f"/{slug}/times?offering={ids['offering_id'][0]}",
         f"/q/{quote_token}",
         f"/pay/{pay_token}",
         f"/m/{ids['token'][0]}",

@@ -7,8 +7,18 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from billing.db import Base, UTCDateTime, utcnow
 
@@ -65,6 +75,11 @@ class Freelancer(Base):
     # Raised by every change to what the public page shows (webapp.public.cache).
     public_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The booking page's presentation (issue 15); the photo's bytes load only when served.
+    bio: Mapped[str] = mapped_column(Text, default="", server_default="")
+    photo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    photo_type: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    photo_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     __table_args__ = (
         CheckConstraint("vat_regime IN ('franchise', 'vat')", name="vat_regime"),

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from webapp.accounts import profile_form, security, service
 from webapp.accounts.schemas import (
+    ALL_TIMEZONES,
     LoginSchema,
     PasswordChangeSchema,
     ProfileSchema,
@@ -19,7 +20,15 @@ from webapp.accounts.schemas import (
 )
 from webapp.extensions import db, limiter
 
+ZONE_CHOICES = sorted(ALL_TIMEZONES)
+
 bp = Blueprint("accounts", __name__)
+
+
+@bp.app_context_processor
+def _choices() -> dict[str, Any]:
+    """The lists the forms offer: IANA time zones (the pickers' <datalist>)."""
+    return {"TIME_ZONES": ZONE_CHOICES}
 
 
 def _form_errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -192,3 +201,52 @@ def missing_labels() -> dict[str, str]:
         "share_capital_minor": _("Share capital (€)"),
         "registration": _("Registration"),
     }
+
+
+@bp.post("/profile/photo")
+@login_required
+def profile_photo():
+    """Upload (or, with `remove`, take away) the photo shown on the booking page."""
+    from webapp.accounts import photo
+
+    upload = request.files.get("photo")
+    data = b""
+    if upload:
+        try:
+            data = b"" if request.form.get("remove") else upload.read(photo.MAX_BYTES + 1)
+        finally:
+            upload.close()  # a large upload is spooled to a temporary file
+    try:
+        photo.set_photo(db.session, current_user, data or None)
+    except photo.PhotoRefused as exc:
+        db.session.rollback()
+        refused = {
+            "too_large": _("The photo is too large: at most 1 MB."),
+            "not_an_image": _("The photo must be a PNG, JPEG or WebP image."),
+        }
+        flash(refused[exc.reason])
+    else:
+        db.session.commit()
+        flash(_("Photo saved.") if data else _("Photo removed."))
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.get("/<slug>/photo")
+def public_photo(slug: str):
+    """The photo on a freelancer's booking page; its address changes with the image."""
+    from flask import abort, make_response
+    from sqlalchemy import select
+
+    from webapp.accounts.models import Freelancer
+
+    row = db.session.execute(
+        select(Freelancer.photo, Freelancer.photo_type).where(
+            Freelancer.slug == slug, Freelancer.is_active.is_(True), Freelancer.photo_sha256 != ""
+        )
+    ).first()
+    if row is None or not row.photo:
+        abort(404)
+    response = make_response(row.photo)
+    response.headers["Content-Type"] = row.photo_type
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

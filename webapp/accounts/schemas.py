@@ -218,6 +218,8 @@ class ProfileSchema(Schema):
     vat_on_debits = fields.Boolean()
     activity = fields.String(validate=validate.OneOf(ACTIVITIES))
     reply_to = fields.String(validate=validate.Length(max=320))
+    # What the public booking page says about the freelancer, under their name.
+    bio = fields.String(validate=validate.Length(max=1000))
     postal_address = fields.Nested(AddressSchema, allow_none=True)
 
     @validates("reply_to")
@@ -342,5 +344,6 @@ def dump_profile(freelancer: Freelancer) -> dict[str, Any]:
         "activity": freelancer.activity,
         "reply_to": freelancer.reply_to,
         "postal_address": freelancer.postal_address,
+        "bio": freelancer.bio,
         "missing_for_invoicing": missing_for_invoicing(freelancer),
     }

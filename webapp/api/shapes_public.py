@@ -223,6 +223,8 @@ PUBLIC_FREELANCER = obj(
     {
         "slug": STR,
         "display_name": STR,
+        "bio": STR,
+        "photo_url": nullable(STR),
         "timezone": STR,
         "publishable_key": nullable(STR),
         "stripe_js_url": nullable(STR),

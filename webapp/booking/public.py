@@ -109,6 +109,10 @@ def public_profile(session: Session, slug: str) -> dict:
     return {
         "slug": freelancer.slug,
         "display_name": freelancer.display_name,
+        "bio": freelancer.bio,
+        "photo_url": f"/{freelancer.slug}/photo?v={freelancer.photo_sha256[:12]}"
+        if freelancer.photo_sha256
+        else None,
         "timezone": availability.timezone,
         "publishable_key": credentials(freelancer.id).publishable_key,
         "stripe_js_url": current_app.config.get("STRIPE_JS_URL"),

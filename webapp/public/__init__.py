@@ -12,6 +12,7 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Register the client pages (the `/<slug>` catch-all matches only what no other rule does)."""
+    import webapp.public.times  # noqa: F401 (the page without JavaScript, on the same blueprint)
     from webapp.public.routes import bp
 
     app.register_blueprint(bp)

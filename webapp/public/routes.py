@@ -121,6 +121,16 @@ def _js_messages() -> dict[str, str]:
         "cancelled": _("Your booking is cancelled."),
         "rescheduled": _("Your booking was moved."),
         "selected": _("Selected: %(when)s", when="{when}"),
+        # the month calendar (calendar.js)
+        "previous_month": _("Previous month"),
+        "next_month": _("Next month"),
+        "no_free_day": _("no free time"),
+        "free_time_one": _("1 free time"),
+        "free_times_count": _("%(count)s free times", count="{count}"),
+        "no_slots_month": _("No free time this month. Try the next month."),
+        "unknown_zone": _(
+            "%(zone)s is not a time zone we know: choose one from the list.", zone="{zone}"
+        ),
     }
 
 

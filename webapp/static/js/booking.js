@@ -34,30 +34,6 @@
     node.hidden = !message;
   }
 
-  /** "2025-03-30" in `zone` for a Date: the key that groups slots by the client's day. */
-  function dayKey(date, zone) {
-    return new Intl.DateTimeFormat("en-CA", {
-      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
-    }).format(date);
-  }
-
-  function addDays(key, days) {
-    const [y, m, d] = key.split("-").map(Number);
-    const date = new Date(Date.UTC(y, m - 1, d + days));
-    return date.toISOString().slice(0, 10);
-  }
-
-  function formatDay(date, zone) {
-    return new Intl.DateTimeFormat(locale, {
-      timeZone: zone, weekday: "short", day: "numeric", month: "short",
-    }).format(date);
-  }
-
-  function formatTime(date, zone) {
-    return new Intl.DateTimeFormat(locale, { timeZone: zone, hour: "2-digit", minute: "2-digit" })
-      .format(date);
-  }
-
   function formatWhen(date, zone) {
     return new Intl.DateTimeFormat(locale, {
       timeZone: zone, dateStyle: "full", timeStyle: "short",
@@ -72,118 +48,15 @@
     });
   }
 
-  function fillZones(select, zone) {
-    let zones = [];
-    try {
-      zones = Intl.supportedValuesOf("timeZone");
-    } catch (e) {
-      zones = [];
-    }
-    [zone, config.freelancer_timezone, "UTC"].forEach((z) => {
-      if (z && !zones.includes(z)) zones.unshift(z);
-    });
-    select.replaceChildren(...zones.map((z) => new Option(z.replace(/_/g, " "), z, false, z === zone)));
+  /** The zone picker: a searchable <input list> of IANA zones (the page's <datalist>). */
+  function fillZones(input, zone) {
+    input.value = zone;
+    input.dataset.zone = zone;
   }
 
-  /**
-   * A calendar of free days and times for one offering, in a chosen time zone:
-   * day buttons, then the day's time buttons; `onPick(slot)` when a time is chosen.
-   */
-  function SlotPicker({ slug, offeringId, zoneSelect, onPick }) {
-    const days = $("days");
-    const times = $("times");
-    const status = $("slots-status");
-    let slotsByDay = new Map();
-    let chosenDay = null;
-    let request = 0;
-
-    function zone() {
-      return zoneSelect.value;
-    }
-
-    function pressed(container, button) {
-      container.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", "false"));
-      if (button) button.setAttribute("aria-pressed", "true");
-    }
-
-    function renderTimes(key) {
-      chosenDay = key;
-      const slots = slotsByDay.get(key) || [];
-      times.replaceChildren(...slots.map((slot) => {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "slot";
-        button.setAttribute("aria-pressed", "false");
-        button.dataset.start = slot.start;
-        button.textContent = formatTime(new Date(slot.start), zone());
-        button.addEventListener("click", () => {
-          pressed(times, button);
-          onPick(slot, formatWhen(new Date(slot.start), zone()));
-        });
-        return button;
-      }));
-    }
-
-    function renderDays() {
-      const keys = [...slotsByDay.keys()];
-      days.replaceChildren(...keys.map((key) => {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "day";
-        button.dataset.day = key;
-        button.setAttribute("aria-pressed", "false");
-        const first = new Date(slotsByDay.get(key)[0].start);
-        button.textContent = formatDay(first, zone());
-        button.addEventListener("click", () => {
-          pressed(days, button);
-          renderTimes(key);
-        });
-        return button;
-      }));
-      const keep = keys.includes(chosenDay) ? chosenDay : keys[0];
-      if (keep) {
-        pressed(days, days.querySelector(`[data-day="${keep}"]`));
-        renderTimes(keep);
-      } else {
-        times.replaceChildren();
-      }
-      show(status, keys.length ? "" : M.no_slots);
-      status.hidden = false;
-    }
-
-    async function load() {
-      const mine = ++request;
-      const from = dayKey(new Date(), zone());
-      const to = addDays(from, WEEKS_SHOWN * 7 - 1);
-      status.textContent = M.loading;
-      days.setAttribute("aria-busy", "true");
-      const url = `${API}/freelancers/${encodeURIComponent(slug)}/offerings/${offeringId}/slots`
-        + `?from=${from}&to=${to}&tz=${encodeURIComponent(zone())}`;
-      let slots = [];
-      try {
-        const response = await fetch(url, { headers: { Accept: "application/json" } });
-        const body = await response.json().catch(() => ({}));
-        if (!response.ok) throw new Error((body.error && body.error.message) || M.generic);
-        slots = body.slots || [];
-      } catch (err) {
-        if (mine === request) {
-          status.textContent = err.message === "Failed to fetch" ? M.network : err.message;
-          days.removeAttribute("aria-busy");
-        }
-        return;
-      }
-      if (mine !== request) return; // a newer request (zone or offering changed) wins
-      slotsByDay = new Map();
-      slots.forEach((slot) => {
-        const key = dayKey(new Date(slot.start), zone());
-        if (!slotsByDay.has(key)) slotsByDay.set(key, []);
-        slotsByDay.get(key).push(slot);
-      });
-      days.removeAttribute("aria-busy");
-      renderDays();
-    }
-
-    return { load };
+  /** The month calendar and its times (calendar.js), in the page's language. */
+  function SlotPicker(options) {
+    return window.AcompteCalendar.SlotPicker(Object.assign({ locale, messages: M }, options));
   }
 
   // --- the booking page ---------------------------------------------------------------
@@ -337,11 +210,14 @@
           card,
           setupIntentClientSecret: pending.setup_intent_client_secret,
           skipSetup: pending.cardSaved,
-          confirm: () => {
+          // "payment" when money moves now: the card goes with the payment (one 3-D Secure).
+          cardStep: pending.card_step,
+          confirm: (extra) => {
             pending.cardSaved = true;
-            return Checkout.postJSON(`${API}/bookings/${pending.booking_id}/confirm`, {
-              manage_token: pending.manage_token,
-            });
+            if (extra && extra.payment_method_id) pending.paymentMethodId = extra.payment_method_id;
+            const body = { manage_token: pending.manage_token };
+            if (pending.paymentMethodId) body.payment_method_id = pending.paymentMethodId;
+            return Checkout.postJSON(`${API}/bookings/${pending.booking_id}/confirm`, body);
           },
         });
         window.location.assign(
@@ -367,6 +243,8 @@
             manage_token: pending.manage_token,
           });
           pending.setup_intent_client_secret = fresh.setup_intent_client_secret;
+          pending.card_step = fresh.card_step || pending.card_step;
+          pending.paymentMethodId = null;
           pending.cardSaved = false;
         } catch (e) {
           state.pending = null; // start again with a new booking on the next click
