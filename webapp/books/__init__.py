@@ -11,6 +11,7 @@ from webapp.books import api_reports as _api_reports  # noqa: F401  (the same, f
 
 def register(app: Flask) -> None:
     """Register the books pages."""
+    from webapp.books import page_reports  # noqa: F401  (the reports' routes on the same blueprint)
     from webapp.books.routes import bp
 
     app.register_blueprint(bp)

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import render_template
-from flask_babel import format_currency, format_date
+from flask_babel import format_currency, format_date, get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from billing.books import exports, payouts, urssaf
 from billing.books.fec import decimal_comma
 from billing.money import minor_exponent
+from billing.typography import Formatter
 from webapp.accounts.models import Freelancer
 
 MAX_DAYS = 3660  # a range of at most ten years keeps a report bounded
@@ -121,7 +122,8 @@ def period_label(line: urssaf.Turnover) -> str:
     if "-Q" in line.period:
         year, quarter = line.period.split("-Q")
         return _("Q%(quarter)s %(year)s", quarter=quarter, year=year)
-    return format_date(line.start, "MMMM y")
+    text = format_date(line.start, "MMMM y")
+    return text[:1].upper() + text[1:]  # a row's first word: "Janvier 2026"
 
 
 def _turnover(line: urssaf.Turnover) -> dict[str, Any]:
@@ -191,7 +193,9 @@ def render_pdf(template: str, **context: Any) -> bytes:
     """A books template (templates/books/pdf/) as PDF bytes."""
     from weasyprint import HTML  # heavy import, only when a PDF is made
 
-    html = render_template(template, money=money, day=format_date, **context)
+    # Long dates as documents write them ("1er janvier 2026"), the rest through babel.
+    long_date = Formatter(str(get_locale() or "fr"), "eur").date
+    html = render_template(template, money=money, day=format_date, long=long_date, **context)
     return HTML(string=html, base_url=str(TEMPLATES / "books" / "pdf")).write_pdf()
 
 

@@ -37,6 +37,8 @@ def _helpers() -> dict[str, Any]:
 
 
 def _page(status: int = 200, errors: dict[str, list[str]] | None = None, form: Any = None):
+    from webapp.books.page_reports import report_context, report_period  # they use this `bp`
+
     fid = current_user.id
     statements_ = db.session.scalars(
         select(BankStatement)
@@ -51,8 +53,10 @@ def _page(status: int = 200, errors: dict[str, list[str]] | None = None, form: A
         .limit(50)
     ).all()
     today = date.today()
+    start, end = report_period()
     return render_template(
         "books/index.html",
+        **report_context(db.session, current_user, start, end),
         review=service.review(db.session, fid),
         open_invoices=service.open_invoices(db.session, fid),
         balance_due=invoicing.balance_due,
@@ -62,8 +66,8 @@ def _page(status: int = 200, errors: dict[str, list[str]] | None = None, form: A
         errors=errors or {},
         form=form or {},
         year=today.year,
-        start=date(today.year, 1, 1).isoformat(),
-        end=today.isoformat(),
+        start=start.isoformat(),
+        end=end.isoformat(),
     ), status
 
 
@@ -122,13 +126,17 @@ def assign(line_id: int):
     )
     if invoice is None or line.amount_minor <= 0:
         return _page(422, {"assign": [_("Choose one of your invoices still owed.")]})
+    raw_amount = request.form.get("amount", "").strip()
+    amount = parse_major(raw_amount, line.currency) if raw_amount else None
+    if raw_amount and (amount is None or amount <= 0):
+        return _page(422, {"assign": [_("Give the amount as on the statement, e.g. 150,50.")]})
     try:
         service.assign(
             db.session,
             line,
             invoice,
             actor=events.freelancer_actor(current_user.id),
-            amount_minor=None,
+            amount_minor=amount,
         )
     except (NotAllowed, AlreadyDone):
         db.session.rollback()
