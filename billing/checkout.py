@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from billing import events
 from billing.db import utcnow
-from billing.errors import AlreadyDone
+from billing.errors import AlreadyDone, CardError, GatewayRejected
 from billing.gateway.port import CaptureMethod, PaymentGateway, SetupFutureUsage
 from billing.ledger import (
     AUTHORIZED,
@@ -99,6 +99,7 @@ __all__ = [
     "Outcome",
     "Paid",
     "Pending",
+    "future_usage",
     "outcome",
     "resume",
     "start",
@@ -176,7 +177,8 @@ def take_card(
     it is. The row is a `CardSetup` without a SetupIntent (status
     `succeeded`): the card is saved for later off-session charges by the
     payment that `start` makes with `setup_future_usage="off_session"`.
-    A card the bank refuses at once raises `CardError`.
+    A card the bank refuses at once, or that Stripe does not know for this
+    customer, raises `CardError`.
     """
     assert customer.stripe_customer_id
     query = select(CardSetup).where(
@@ -193,12 +195,18 @@ def take_card(
     customer_id, stripe_customer = customer.id, customer.stripe_customer_id
     freelancer_id, account = customer.freelancer_id, customer.stripe_account
     session.commit()
-    card = gateway.attach_payment_method(
-        payment_method_id,
-        customer_id=stripe_customer,
-        # The same key for the same card and client: a repeat is a replay.
-        idempotency_key=f"acompte:attach:{customer_id}:{payment_method_id}",
-    )
+    try:
+        card = gateway.attach_payment_method(
+            payment_method_id,
+            customer_id=stripe_customer,
+            # The same key for the same card and client: a repeat is a replay.
+            idempotency_key=f"acompte:attach:{customer_id}:{payment_method_id}",
+        )
+    except GatewayRejected as refused:
+        # No such PaymentMethod, another client's, not a card: this card cannot pay.
+        raise CardError(
+            str(refused), stripe_code=refused.stripe_code or "invalid_payment_method"
+        ) from refused
     setup = CardSetup(
         freelancer_id=freelancer_id,
         customer_id=customer_id,
@@ -229,6 +237,14 @@ def take_card(
     )
     session.commit()
     return setup
+
+
+def future_usage(setup: CardSetup | None) -> SetupFutureUsage | None:
+    """`off_session` for a card given with the payment (no SetupIntent): the payment keeps it,
+    as a SetupIntent would have, for the charges made later without the client."""
+    if setup is not None and setup.stripe_setup_intent_id is None and setup.payment_method_id:
+        return "off_session"
+    return None
 
 
 def resume(

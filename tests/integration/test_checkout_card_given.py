@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from billing.models import CardSetup, Payment
 from tests.faults import proxied, run_due
-from tests.faults.world import World, ok
+from tests.faults.world import DECLINED_LATER, World, ok, pay_link_token
 from tests.support.card_given import (
     DECLINED_ON_ATTACH,
     THREE_D_SECURE,
@@ -68,6 +68,12 @@ def payments_of(app, subject_type: str, subject_ids: list[int]) -> list[Payment]
         return rows
 
 
+def setup_intent_status(world: World, answer: dict[str, Any]) -> str:
+    """The status at Stripe of the SetupIntent an answer offered (unused: never confirmed)."""
+    setup_id = answer["setup_intent_client_secret"].split("_secret_")[0]
+    return str(world.stripe.get(f"/v1/setup_intents/{setup_id}")["status"])
+
+
 def sent_future_usage(proxy: FaultProxy) -> list[str | None]:
     """`payment_method_options[card][setup_future_usage]` of each PaymentIntent created."""
     found = []
@@ -91,8 +97,8 @@ def test_a_three_d_secure_card_given_with_a_deposit_is_authenticated_once_and_ke
     paid = world.stripe.authenticate(first["payment_intent_client_secret"])
     assert paid["status"] == "succeeded"
     assert ok(confirm_with(world, booked)) == {"status": "confirmed"}
-    # no SetupIntent was confirmed, one PaymentIntent asked to keep the card
-    assert proxy.matching("POST", r"/v1/setup_intents/[^/]+/confirm") == []
+    # the booking's SetupIntent was never used, one PaymentIntent asked to keep the card
+    assert setup_intent_status(world, booked.created) == "requires_payment_method"
     assert sent_future_usage(proxy) == ["off_session"]
     booking = booked.booking()
     assert (booking.status, booking.payment_method_id) == ("confirmed", card)
@@ -220,7 +226,7 @@ def test_a_quote_deposit_with_a_given_card_asks_three_d_secure_once_and_keeps_th
     # then the quote is accepted, the deposit paid, the card kept for the balance
     assert after["quote_status"] == "accepted"
     assert [m["status"] for m in after["milestones"]] == ["paid", "pending"]
-    assert proxy.matching("POST", r"/v1/setup_intents/[^/]+/confirm") == []
+    assert setup_intent_status(world, signed) == "requires_payment_method"
     assert sent_future_usage(proxy) == ["off_session"]
     [deposit] = payments_of(app, "milestone", quoted.milestone_ids)
     assert (deposit.amount_captured_minor, deposit.payment_method_id) == (30_000, card)
@@ -281,3 +287,76 @@ def world_now():  # noqa: ANN201
     from billing.db import utcnow
 
     return utcnow()
+
+
+# --- paid questions and the pay link ---------------------------------------------
+
+
+def test_a_paid_question_holds_a_given_card_with_one_three_d_secure(
+    world, proxy, localstripe_url, app
+):
+    ok(
+        world.client.put(
+            "/api/v1/messages/settings",
+            json={"enabled": True, "price_minor": 3_000, "currency": "eur"},
+            headers=world.headers,
+        )
+    )
+    asked = ok(
+        world.client.post(
+            f"/api/v1/public/freelancers/{world.slug}/messages",
+            json={
+                "name": "Léa Client",
+                "email": "lea-given@example.test",
+                "text": "Une question ?",
+            },
+        ),
+        201,
+    )
+    assert asked["card_step"] == "payment"
+    url = f"/api/v1/public/messages/{asked['message_id']}/confirm"
+    card = browser_card(localstripe_url, THREE_D_SECURE)
+    first = ok(world.client.post(url, json={"token": asked["token"], "payment_method_id": card}))
+    assert first["status"] == "requires_action"
+    world.stripe.authenticate(first["payment_intent_client_secret"])
+    assert ok(world.client.post(url, json={"token": asked["token"]}))["status"] == (
+        "awaiting_answer"
+    )
+    assert setup_intent_status(world, asked) == "requires_payment_method"
+    [hold] = payments_of(app, "message", [asked["message_id"]])
+    assert (hold.status, hold.amount_capturable_minor, hold.payment_method_id) == (
+        "authorized",
+        3_000,
+        card,
+    )
+    assert sent_future_usage(proxy) == ["off_session"]
+
+
+def test_the_pay_link_charges_a_given_card_with_one_three_d_secure(
+    world, proxy, localstripe_url, app
+):
+    # given a milestone whose off-session charge was declined: a case and its pay link
+    quoted = world.quote(
+        [{"title": "Livraison", "amount_minor": 100_000, "trigger": "on_approval"}]
+    )
+    quoted.accept(DECLINED_LATER)
+    assert ok(quoted.confirm())["status"] == "accepted"
+    quoted.deliver_and_approve(0)
+    run_due.inline(app, world_now() + timedelta(minutes=1))
+    token = pay_link_token(world, quoted.email)
+    page = ok(world.client.get(f"/api/v1/public/pay/{token}"))
+    assert page["card_step"] == "payment"
+    # when the client gives a 3-D Secure card on the page
+    card = browser_card(localstripe_url, THREE_D_SECURE)
+    url = f"/api/v1/public/pay/{token}/confirm"
+    first = ok(world.client.post(url, json={"payment_method_id": card}))
+    assert first["status"] == "requires_action"
+    world.stripe.authenticate(first["payment_intent_client_secret"])
+    # then one challenge, and what is due is paid with that card
+    assert ok(world.client.post(url, json={}))["status"] == "paid"
+    assert ok(world.client.get(f"/api/v1/public/pay/{token}"))["status"] == "paid"
+    paid = [
+        p for p in payments_of(app, "milestone", quoted.milestone_ids) if p.status == "succeeded"
+    ]
+    assert [(p.amount_captured_minor, p.payment_method_id) for p in paid] == [(100_000, card)]
+    assert sent_future_usage(proxy)[-1] == "off_session"

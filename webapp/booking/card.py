@@ -95,12 +95,6 @@ def give_card(
     return booking
 
 
-def given_with_payment(session: Session, booking: Booking) -> bool:
-    """Whether the booking's card came with the payment (no SetupIntent): the payment saves it."""
-    setup = card_on_file(session, booking)
-    return setup is not None and setup.stripe_setup_intent_id is None
-
-
 @dataclass(frozen=True, slots=True)
 class CardRead:
     """What Stripe said of the booking's card setup, read before the booking was locked."""

@@ -24,7 +24,6 @@ from webapp.booking.card import (
     CardRead,
     card_on_file,
     give_card,
-    given_with_payment,
     new_card_setup,
     read_saved_card,
     take_saved_card,
@@ -262,7 +261,7 @@ def _secure(session: Session, gateway: PaymentGateway, booking: Booking, now: da
         capture_method="manual" if plan.kind == policies.HOLD_NOW else "automatic",
         now=now,
         # A card given with the payment is saved by it for the later charges.
-        setup_future_usage="off_session" if given_with_payment(session, booking) else None,
+        setup_future_usage=checkout.future_usage(card_on_file(session, booking)),
     )
     return _answer(session, booking, outcome)
 

@@ -3,7 +3,7 @@ client's public "fix my payment" endpoints."""
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import jsonify, request
 from sqlalchemy import select
 
 from billing import events
@@ -22,6 +22,7 @@ from webapp.dunning.schemas import (
     CaseSchema,
     DisputeSchema,
     NoteSchema,
+    PayConfirmSchema,
     PromiseSchema,
     SettingsSchema,
     dump_settings,
@@ -186,6 +187,8 @@ def public_pay(token: str):
         "invoice_number": invoice.number if invoice else None,
         "setup_intent_client_secret": None,
         "publishable_key": credentials(case.freelancer_id).publishable_key,
+        # What is due is charged at once: the page gives the card with it (one 3-D Secure).
+        "card_step": "payment",
     }
     if case.status not in engine.CLOSED:
         try:
@@ -212,8 +215,11 @@ def public_pay_confirm(token: str):
     from webapp.stripe_connect import gateway
 
     case = _public_case(token)
+    card = PayConfirmSchema().load(request.get_json(silent=True) or {})["payment_method_id"]
     try:
-        answer = pay.confirm(db.session, gateway(case.freelancer_id), case.id, now=utcnow())
+        answer = pay.confirm(
+            db.session, gateway(case.freelancer_id), case.id, now=utcnow(), payment_method_id=card
+        )
     except NotAllowed as exc:
         db.session.rollback()
         raise ApiError(409, str(exc), code="not_allowed") from None

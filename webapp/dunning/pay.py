@@ -1,7 +1,8 @@
 """The client's "fix my payment" flow: save a new card, pay the balance, 3-D Secure.
 
-The flow that works on the fake server and real Stripe alike: the page
-confirms a SetupIntent, then the server charges the saved card on-session;
+The flow that works on the fake server and real Stripe alike: the page makes
+the card a PaymentMethod and sends it with confirm (or, as before, confirms a
+SetupIntent first), then the server charges the card on-session;
 if the bank wants 3-D Secure the page completes it and calls confirm again,
 which then only resumes the payment under way (`billing.checkout.resume`).
 
@@ -22,8 +23,8 @@ from sqlalchemy.orm import Session
 from billing import cards, checkout, events
 from billing.dunning import service as engine
 from billing.dunning.models import DunningCase
-from billing.errors import NotAllowed
-from billing.gateway.port import PaymentGateway
+from billing.errors import CardError, NotAllowed
+from billing.gateway.port import PaymentGateway, SetupFutureUsage
 from billing.locking import lock
 from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
@@ -137,14 +138,27 @@ def _read_card(session: Session, gateway: PaymentGateway, case_id: int) -> CardS
 
 
 def confirm(
-    session: Session, gateway: PaymentGateway, case_id: int, *, now: datetime
+    session: Session,
+    gateway: PaymentGateway,
+    case_id: int,
+    *,
+    now: datetime,
+    payment_method_id: str | None = None,
 ) -> Confirmation:
     """Charge the newly saved card for what is due, or read the outcome after 3-D Secure.
 
     Commits, through `billing.checkout` (the payment row before Stripe is called,
     then its answer). The card is read from Stripe first, then the case is
-    locked and checked again.
+    locked and checked again. `payment_method_id`: the card the page made
+    (`createPaymentMethod`), attached first and charged with
+    `setup_future_usage` — its 3-D Secure asked once, no SetupIntent.
     """
+    if payment_method_id is not None:
+        try:
+            _give_card(session, gateway, case_id, payment_method_id)
+        except CardError:
+            session.rollback()
+            return Confirmation("failed")
     for _ in range(READS):
         setup = _read_card(session, gateway, case_id)
         case, answer = _resume_or_open(session, gateway, case_id, now=now)
@@ -163,7 +177,40 @@ def confirm(
         raise NotAllowed("this card was already tried; save another card")
     customer = session.get(PaymentCustomer, setup.customer_id)
     assert customer is not None and setup.payment_method_id
-    return _charge(session, gateway, case, customer, setup.payment_method_id, now=now)
+    return _charge(
+        session,
+        gateway,
+        case,
+        customer,
+        setup.payment_method_id,
+        now=now,
+        setup_future_usage=checkout.future_usage(setup),
+    )
+
+
+def _give_card(
+    session: Session, gateway: PaymentGateway, case_id: int, payment_method_id: str
+) -> None:
+    """Attach the card the page made and make it the case's card form; commits. Nothing is
+    locked during the Stripe calls; ignored when nothing new would be charged."""
+    case = session.get(DunningCase, case_id)
+    assert case is not None
+    if case.status in engine.CLOSED or _unfinished(session, case):
+        return
+    customer = _customer(session, gateway, case)
+    setup = checkout.take_card(
+        session,
+        gateway,
+        customer=customer,
+        subject=Subject(engine.SUBJECT, case_id),
+        payment_method_id=payment_method_id,
+    )
+    case = lock(session, DunningCase, case_id)
+    assert case is not None
+    if case.status not in engine.CLOSED and not _unfinished(session, case):
+        case.customer_id = customer.id
+        case.card_setup_id = setup.id
+    session.commit()
 
 
 def retry_saved_card(
@@ -192,6 +239,7 @@ def _charge(
     payment_method_id: str,
     *,
     now: datetime,
+    setup_future_usage: SetupFutureUsage | None = None,
 ) -> Confirmation:
     """Charge what is due with the client present (3-D Secure possible); commits."""
 
@@ -216,5 +264,6 @@ def _charge(
         capture_method="automatic",
         link=link,
         now=now,
+        setup_future_usage=setup_future_usage,
     )
     return _answer(outcome)

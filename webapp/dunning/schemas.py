@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from billing.dunning.schedule import ACCOUNTS_DEPARTMENT, FREELANCER
 from webapp.validation import BoundedDate
@@ -19,6 +19,19 @@ class NoteSchema(Schema):
         unknown = RAISE
 
     note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class PayConfirmSchema(Schema):
+    """`POST /public/pay/{token}/confirm`: the card the page made (`card_step` `payment`),
+    or nothing after a SetupIntent (other keys are ignored, as they always were)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    payment_method_id = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
+    )
 
 
 class DisputeSchema(Schema):

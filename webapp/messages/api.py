@@ -22,11 +22,11 @@ from webapp.messages.schemas import (
     MessageAskCreatedSchema,
     MessageAskSchema,
     MessageConfirmResultSchema,
+    MessageConfirmSchema,
     MessageDeclineSchema,
     MessageFollowUpSchema,
     MessageSchema,
     MessageSettingsSchema,
-    MessageTokenSchema,
 )
 from webapp.stripe_connect import credentials, gateway
 
@@ -258,6 +258,8 @@ def ask_message(slug: str):
             "token": token,
             "setup_intent_client_secret": secret,
             "publishable_key": credentials(freelancer.id).publishable_key,
+            # The hold is placed at once: the page gives the card with it (one 3-D Secure).
+            "card_step": "payment",
         }
     ), 201
 
@@ -265,17 +267,21 @@ def ask_message(slug: str):
 @bp.post("/public/messages/<int:question_id>/confirm")
 @documented(
     "After the card is saved: place the hold (3-D Secure: requires_action)",
-    body=MessageTokenSchema,
+    body=MessageConfirmSchema,
     response=MessageConfirmResultSchema,
     auth=False,
     tag="public",
 )
 @translate_errors
 def confirm_message(question_id: int):
-    data = MessageTokenSchema().load(json_body())
+    data = MessageConfirmSchema().load(json_body())
     question = threads.thread_question(db.session, question_id, data["token"])
     outcome = checkout.confirm_hold(
-        db.session, gateway(question.freelancer_id), question.id, now=utcnow()
+        db.session,
+        gateway(question.freelancer_id),
+        question.id,
+        now=utcnow(),
+        payment_method_id=data["payment_method_id"],
     )
     body = {"status": outcome.status}
     for key in ("payment_intent_client_secret", "setup_intent_client_secret", "reason"):

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from billing import cards, checkout, events, payments
-from billing.errors import NotAllowed
+from billing.errors import CardError, NotAllowed
 from billing.gateway.port import PaymentGateway
 from billing.models import CardSetup, Payment, PaymentCustomer
 from billing.money import Money
@@ -41,15 +41,28 @@ class HoldOutcome:
 
 
 def confirm_hold(
-    session: Session, gateway: PaymentGateway, question_id: int, *, now: datetime
+    session: Session,
+    gateway: PaymentGateway,
+    question_id: int,
+    *,
+    now: datetime,
+    payment_method_id: str | None = None,
 ) -> HoldOutcome:
     """After the browser saved the card: place the hold, or resume the one under way; commits.
 
     The hold is a `billing.checkout` with the client on the page: authenticated
     now (3-D Secure if asked), captured only when the answer is sent. A hold
     already prepared or waiting for 3-D Secure is resumed, never placed twice.
-    `NotAllowed` if the card is not saved yet.
+    `NotAllowed` if the card is not saved yet. `payment_method_id`: the card
+    the page made (`createPaymentMethod`), attached and held with
+    `setup_future_usage` — its 3-D Secure asked once, no SetupIntent.
     """
+    if payment_method_id is not None:
+        try:
+            _give_card(session, gateway, question_id, payment_method_id)
+        except CardError as declined:
+            session.rollback()
+            return HoldOutcome(status="failed", reason=str(declined))
     for _ in range(READS):
         setup = _read_card(session, gateway, question_id)
         question = locked(session, question_id)
@@ -86,6 +99,31 @@ def confirm_hold(
             return _hold_failed(session, gateway, question_id, payment_id)
     session.commit()
     return HoldOutcome(status="processing")
+
+
+def _give_card(
+    session: Session, gateway: PaymentGateway, question_id: int, payment_method_id: str
+) -> None:
+    """Attach the card the page made and point the question at it; commits. Nothing is
+    locked during the Stripe call; ignored once the hold is under way."""
+    question = session.get(Question, question_id)
+    if question is None:
+        raise NotFound(question_id)
+    if question.status != PENDING_PAYMENT or question.payment_id is not None:
+        return
+    form = session.get(CardSetup, question.card_setup_id)
+    assert form is not None
+    setup = checkout.take_card(
+        session,
+        gateway,
+        customer=_customer(session, form.customer_id),
+        subject=payments.Subject(SUBJECT, question_id),
+        payment_method_id=payment_method_id,
+    )
+    question = locked(session, question_id)
+    if question.status == PENDING_PAYMENT and question.payment_id is None:
+        question.card_setup_id = setup.id
+    session.commit()
 
 
 def _read_card(session: Session, gateway: PaymentGateway, question_id: int) -> CardSetup | None:
@@ -129,6 +167,7 @@ def _start_hold(
         capture_method="manual",
         link=link,
         now=now,
+        setup_future_usage=checkout.future_usage(setup),
     )
 
 

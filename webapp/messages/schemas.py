@@ -114,6 +114,15 @@ class MessageTokenSchema(_Strict):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
 
 
+class MessageConfirmSchema(MessageTokenSchema):
+    """`confirm`: the token, and the card the page made (`card_step` `payment`)."""
+
+    payment_method_id = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
+    )
+
+
 class MessageFollowUpSchema(MessageTokenSchema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT))
 
@@ -131,6 +140,7 @@ class MessageAskCreatedSchema(Schema):
     token = fields.String()
     setup_intent_client_secret = fields.String()
     publishable_key = fields.String()
+    card_step = fields.String()
 
 
 class MessageConfirmResultSchema(Schema):

@@ -325,9 +325,7 @@ def _pay_deposit(
             capture_method="automatic",
             now=now,
             # A card given with the deposit (no SetupIntent) is saved by it.
-            setup_future_usage=(
-                "off_session" if setup and setup.stripe_setup_intent_id is None else None
-            ),
+            setup_future_usage=checkout.future_usage(setup),
         )
     payment = latest_payment(session, milestone)
     if (

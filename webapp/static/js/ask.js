@@ -105,8 +105,11 @@
         stripe,
         card,
         setupIntentClientSecret: created.setup_intent_client_secret,
-        confirm: () => checkout.postJSON(
-          `/api/v1/public/messages/${created.message_id}/confirm`, { token: created.token },
+        // The hold is placed at once: the card goes with it (one 3-D Secure).
+        cardStep: created.card_step,
+        confirm: (extra) => checkout.postJSON(
+          `/api/v1/public/messages/${created.message_id}/confirm`,
+          Object.assign({ token: created.token }, extra),
         ),
       });
       window.location.assign(form.dataset.conversationBase + encodeURIComponent(created.token));

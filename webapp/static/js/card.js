@@ -40,7 +40,10 @@
         stripe,
         card,
         setupIntentClientSecret: setup.setup_intent_client_secret,
-        confirm: () => Checkout.postJSON(`${API}/confirm`, { manage_token: config.token }),
+        // The hold is placed at once: the card goes with it (one 3-D Secure).
+        cardStep: setup.card_step,
+        confirm: (extra) =>
+          Checkout.postJSON(`${API}/confirm`, Object.assign({ manage_token: config.token }, extra)),
       });
       window.location.assign(config.manage_url);
     } catch (err) {

@@ -11,7 +11,8 @@
  *     const answer = await AcompteCheckout.saveCardThenConfirm({
  *       stripe, card,
  *       setupIntentClientSecret,          // from the server (a SetupIntent)
- *       confirm: () => AcompteCheckout.postJSON(url, {manage_token}),
+ *       cardStep,                         // the server's card_step: "payment" | "setup"
+ *       confirm: (extra) => AcompteCheckout.postJSON(url, {manage_token, ...extra}),
  *     });
  *     // answer: the server's final JSON, e.g. {status: "confirmed"}
  *   } catch (err) {
@@ -22,12 +23,17 @@
  *   }
  *
  * The flow (the one that works on both the fake server and real Stripe):
- * 1. `stripe.confirmCardSetup` saves the card (3-D Secure for the setup, if the
- *    bank wants it, is handled inside Stripe.js);
- * 2. `confirm()` asks our server to place the hold or the charge with that card;
+ * 1. the card: with `cardStep: "payment"` (the server's `card_step` when money
+ *    moves at once) `stripe.createPaymentMethod` makes it a PaymentMethod and
+ *    `confirm({payment_method_id})` sends it — the server charges it and asks
+ *    Stripe to keep it, so the bank's 3-D Secure is asked once, for the payment;
+ *    otherwise (`"setup"`, the default) `stripe.confirmCardSetup` saves it with the
+ *    SetupIntent (3-D Secure for the setup, inside Stripe.js) and `confirm({})` follows;
+ * 2. `confirm(extra)` asks our server to place the hold or the charge with that
+ *    card: merge `extra` into the request body;
  * 3. if the server answers `{status: "requires_action", payment_intent_client_secret}`,
  *    `stripe.confirmCardPayment` opens the bank's 3-D Secure dialog, then
- *    `confirm()` is called again so the server records the outcome.
+ *    `confirm({})` is called again so the server records the outcome.
  *
  * Pass `skipSetup: true` to retry step 2 only, when the card was saved already.
  * Set `AcompteCheckout.messages` (same keys as DEFAULT_MESSAGES) to translate.
@@ -118,23 +124,33 @@
   const FAILED = new Set(["failed", "payment_failed", "requires_payment_method", "canceled"]);
 
   /**
-   * Save the card with the SetupIntent, then let the server charge it (with
+   * The card from the Element: made a PaymentMethod to send with the payment
+   * (`cardStep` "payment"), or saved with the SetupIntent. Resolves with what
+   * `confirm` adds to its body.
+   */
+  async function takeCard(stripe, card, setupIntentClientSecret, cardStep) {
+    let result;
+    try {
+      result = cardStep === "payment"
+        ? await stripe.createPaymentMethod({ type: "card", card })
+        : await stripe.confirmCardSetup(setupIntentClientSecret, { payment_method: { card } });
+    } catch (err) {
+      throw new CheckoutError("network", text("network"));
+    }
+    if (!result || result.error) throw fromStripeError(result && result.error);
+    return cardStep === "payment" ? { payment_method_id: result.paymentMethod.id } : {};
+  }
+
+  /**
+   * Take the card (see `takeCard`), then let the server charge it (with
    * 3-D Secure in between when the bank asks). Resolves with the server's
    * final answer; rejects with a CheckoutError.
    */
-  async function saveCardThenConfirm({ stripe, card, setupIntentClientSecret, confirm, skipSetup }) {
-    if (!skipSetup) {
-      let result;
-      try {
-        result = await stripe.confirmCardSetup(setupIntentClientSecret, {
-          payment_method: { card },
-        });
-      } catch (err) {
-        throw new CheckoutError("network", text("network"));
-      }
-      if (result.error) throw fromStripeError(result.error);
-    }
-    let answer = await confirm();
+  async function saveCardThenConfirm({
+    stripe, card, setupIntentClientSecret, confirm, skipSetup, cardStep,
+  }) {
+    const extra = skipSetup ? {} : await takeCard(stripe, card, setupIntentClientSecret, cardStep);
+    let answer = await confirm(extra);
     if (answer && answer.status === "requires_action") {
       let result;
       try {
@@ -143,7 +159,7 @@
         throw new CheckoutError("network", text("network"));
       }
       // Ask the server either way: it records the outcome (and releases what it must).
-      const after = await confirm().catch((err) => err);
+      const after = await confirm({}).catch((err) => err);
       if (result.error) throw fromStripeError(result.error);
       if (after instanceof Error) throw after;
       const intent = result.paymentIntent || {};

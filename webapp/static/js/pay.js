@@ -72,7 +72,9 @@
           stripe,
           card,
           setupIntentClientSecret: secret,
-          confirm: () => Checkout.postJSON(config.confirmUrl, {}),
+          // What is due is charged at once: the card goes with it (one 3-D Secure).
+          cardStep: data.card_step,
+          confirm: (extra) => Checkout.postJSON(config.confirmUrl, extra || {}),
         });
         if (answer.status === "paid") {
           document.getElementById("pay-open").hidden = true;

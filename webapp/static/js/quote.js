@@ -37,8 +37,13 @@
         stripe,
         card,
         setupIntentClientSecret: signed.setup_intent_client_secret,
-        confirm: () =>
-          checkout.postJSON(form.dataset.confirmUrl, { acceptance_id: signed.acceptance_id }),
+        // "payment" when a deposit is charged at once: one 3-D Secure, for the deposit.
+        cardStep: signed.card_step,
+        confirm: (extra) =>
+          checkout.postJSON(
+            form.dataset.confirmUrl,
+            Object.assign({ acceptance_id: signed.acceptance_id }, extra),
+          ),
       });
       window.location.reload();
     } catch (err) {
