@@ -4,7 +4,8 @@ and 2.x XML (ofxtools), and CSV exports with a column mapping.
 Every reader returns the same `Statement`: booked lines with a bank reference that
 stays the same when the file is exported again (the import's duplicate guard),
 an amount in signed minor units (credits positive), the counterparty and the
-remittance information. Anything unreadable raises `Unreadable` with a message
+remittance information. Dates are the bank's calendar days (Europe/Paris), never
+UTC's. Anything unreadable raises `Unreadable` with a message
 for people; never a parser's own exception.
 """
 
@@ -16,10 +17,14 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from lxml import etree
 
 from billing.money import minor_exponent
+
+# French banks book in Paris time; the statements' dates are theirs.
+BANK_ZONE = ZoneInfo("Europe/Paris")
 
 
 class Unreadable(ValueError):
@@ -86,10 +91,20 @@ def _text(node: etree._Element, *paths: str) -> str:
     return ""
 
 
+def bank_day(moment: datetime) -> date:
+    """The bank's calendar day of a moment: a time with an offset (UTC in OFX) is read
+    in the bank's zone, so a transfer booked at 00:30 in Paris is not the day before."""
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(BANK_ZONE).date()
+
+
 def _camt_date(entry: etree._Element) -> date:
     raw = _text(entry, "BookgDt/Dt", "BookgDt/DtTm", "ValDt/Dt", "ValDt/DtTm")
     try:
-        return date.fromisoformat(raw[:10])
+        if len(raw) > 10:  # DtTm: ISO 8601, with an offset or "Z", or local without one
+            return bank_day(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+        return date.fromisoformat(raw)
     except ValueError:
         raise Unreadable(f"an entry has no readable booking date ({raw!r})") from None
 
@@ -188,7 +203,7 @@ def read_ofx(data: bytes) -> Statement:
             statement.lines.append(
                 StatementLine(
                     reference=str(tx.fitid),
-                    booked_on=posted.date(),
+                    booked_on=bank_day(posted),
                     amount_minor=to_minor(Decimal(tx.trnamt), currency),
                     currency=currency,
                     counterparty=str(tx.name or "")[:200],

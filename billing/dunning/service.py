@@ -47,7 +47,8 @@ MACHINE = StateMachine(
     {
         OPEN: {PAUSED, PAID, RESOLVED, WRITTEN_OFF},
         PAUSED: {OPEN, PAID, RESOLVED, WRITTEN_OFF},
-        PAID: set(),
+        # Only when the payment that closed it is undone (a bank match reversed, issue 17).
+        PAID: {OPEN},
         RESOLVED: set(),
         WRITTEN_OFF: set(),
     },
@@ -57,6 +58,7 @@ TRANSITIONS = MACHINE.table
 _ACTIONS = {
     (OPEN, PAUSED): "dunning_paused",
     (PAUSED, OPEN): "dunning_resumed",
+    (PAID, OPEN): "dunning_reopened",
 }
 
 
@@ -260,6 +262,16 @@ def close(
     if status not in CLOSED:
         raise NotAllowed(f"{status} does not close a case")
     transition(session, case, status, actor=actor, now=now, data=data)
+
+
+def reopen(
+    session: Session, case: DunningCase, *, actor: str, now: datetime, data: dict | None = None
+) -> None:
+    """A paid case whose invoice is owed again (its transfer undone): the steps resume
+    where they stopped; the ones already sent are not sent again."""
+    transition(session, case, OPEN, actor=actor, now=now, data=data)
+    case.closed_at = None
+    session.flush()
 
 
 # --- the sweep ---------------------------------------------------------------

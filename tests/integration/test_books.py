@@ -212,7 +212,41 @@ def test_transfer_stops_the_dunning_case(client, seller, app):
         assert db.session.scalars(select(DunningCase)).one().status == "open"
     upload(client, seller, camt(("D1", 40_000, "ACME", made["number"])))
     with app.app_context():
-        assert db.session.scalars(select(DunningCase)).one().status == "paid"
+        case = db.session.scalars(select(DunningCase)).one()
+        assert case.status == "paid" and case.closed_at is not None
+    # undoing the match that paid it reopens the case, and says so
+    [line] = detail_lines(client, seller)
+    [match] = line["matches"]
+    undone = client.post(f"/api/v1/bank-matches/{match['id']}/undo", headers=seller["headers"])
+    assert undone.get_json()["dunning_case_reopened"] == case.id
+    with app.app_context():
+        case = db.session.scalars(select(DunningCase)).one()
+        assert (case.status, case.closed_at) == ("open", None)
+    assert detail(client, seller, made["id"])["status"] == "issued"
+
+
+def test_undoing_a_match_without_a_dunning_case_reopens_nothing(client, seller):
+    made = invoice(client, seller, 10_000)
+    upload(client, seller, camt(("U1", 10_000, "ACME", made["number"])))
+    [line] = detail_lines(client, seller)
+    undone = client.post(
+        f"/api/v1/bank-matches/{line['matches'][0]['id']}/undo", headers=seller["headers"]
+    )
+    assert undone.status_code == 200 and undone.get_json()["dunning_case_reopened"] is None
+
+
+def detail_lines(client, seller) -> list[dict]:
+    statements = client.get("/api/v1/bank-lines", headers=seller["headers"]).get_json()["lines"]
+    assert statements == []  # matched lines are not in the review list
+    from billing.books.models import BankStatement
+
+    with client.application.app_context():
+        ids = db.session.scalars(select(BankStatement.id)).all()
+    out = []
+    for sid in ids:
+        got = client.get(f"/api/v1/bank-statements/{sid}", headers=seller["headers"])
+        out += [line for line in got.get_json()["lines"] if line["matches"]]
+    return out
 
 
 def test_exports_structure_and_totals(client, seller, app):

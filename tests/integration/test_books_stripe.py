@@ -129,6 +129,16 @@ def test_a_payout_is_gross_less_fees_recognised_on_the_statement_and_in_the_fec(
         int(r[11].replace(",", "")) - int(r[12].replace(",", "")) for r in rows if r[4] == "467000"
     )
     assert stripe_left == (0 if arrival.year == today.year else 9_825)
+    # the accounts are the freelancer's: the FEC follows a change
+    ours = {"stripe": {"number": "580000"}, "fees": {"number": "627800", "label": "Commissions"}}
+    changed = client.put("/api/v1/books/accounts", json=ours, headers=h)
+    assert changed.status_code == 200 and changed.get_json()["bank"]["number"] == "512000"
+    fec = client.get(f"/api/v1/books/fec?year={today.year}", headers=h).get_data(as_text=True)
+    numbers = {tuple(r.split("\t")[4:6]) for r in fec.split("\r\n")[1:] if r}
+    assert ("580000", "Stripe (compte de transit)") in numbers
+    assert ("627800", "Commissions") in numbers and "467000" not in fec
+    for bad in ({"stripe": {"number": "58 0"}}, {"cash": {"number": "530000"}}):
+        assert client.put("/api/v1/books/accounts", json=bad, headers=h).status_code == 422
     # the livre des recettes stays gross; the URSSAF turnover too
     receipts = client.get(f"/api/v1/books/receipts?{query}", headers=h).get_data(as_text=True)
     assert ";100,00;EUR;Carte (Stripe);" in receipts

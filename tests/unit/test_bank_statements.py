@@ -104,3 +104,40 @@ def test_unreadable_files_raise_unreadable(data: bytes) -> None:
 )
 def test_invoice_numbers_in_remittance(text: str, numbers: list[str]) -> None:
     assert matching.numbers_in(text) == numbers
+
+
+@pytest.mark.parametrize(
+    ("posted", "day"),
+    [
+        ("20261201003000[+1:CET]", date(2026, 12, 1)),  # 23:30 UTC the day before
+        ("20261130233000", date(2026, 12, 1)),  # OFX without a zone is GMT
+        ("20261130223000", date(2026, 11, 30)),
+        ("20260701", date(2026, 7, 1)),
+    ],
+)
+def test_ofx_dates_are_the_banks_days_in_paris(posted: str, day: date) -> None:
+    data = (
+        (FIXTURES / "ofx1.ofx")
+        .read_bytes()
+        .replace(b"<DTPOSTED>20261203", b"<DTPOSTED>" + posted.encode())
+    )
+    assert statements.read(data, "x.ofx").lines[0].booked_on == day
+
+
+@pytest.mark.parametrize(
+    ("stamp", "day"),
+    [
+        ("2026-11-30T23:30:00Z", date(2026, 12, 1)),
+        ("2026-11-30T22:59:59+00:00", date(2026, 11, 30)),
+        ("2026-12-01T00:30:00+01:00", date(2026, 12, 1)),
+        ("2026-12-01T00:30:00", date(2026, 12, 1)),  # no offset: the bank's own time
+    ],
+)
+def test_camt_booking_times_are_the_banks_days_in_paris(stamp: str, day: date) -> None:
+    data = (
+        "<Document xmlns='urn:iso:std:iso:20022:tech:xsd:camt.053.001.02'><BkToCstmrStmt><Stmt>"
+        "<Ntry><Amt Ccy='EUR'>10.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts>BOOK</Sts>"
+        f"<BookgDt><DtTm>{stamp}</DtTm></BookgDt><AcctSvcrRef>T1</AcctSvcrRef></Ntry>"
+        "</Stmt></BkToCstmrStmt></Document>"
+    ).encode()
+    assert statements.read(data, "x.xml").lines[0].booked_on == day

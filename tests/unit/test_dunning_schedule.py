@@ -71,5 +71,7 @@ def test_settings_overlay_the_defaults():
 
 
 def test_closed_cases_never_move():
-    for status in ("paid", "resolved", "written_off"):
+    for status in ("resolved", "written_off"):
         assert TRANSITIONS[status] == frozenset()
+    # a paid case only reopens, when the transfer that paid it is undone (issue 17)
+    assert TRANSITIONS["paid"] == frozenset({"open"})

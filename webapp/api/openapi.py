@@ -19,7 +19,7 @@ from marshmallow import Schema
 from werkzeug.routing import IntegerConverter, Rule
 
 from webapp.api import bp
-from webapp.api.shapes import CONTENT, QUERY, RESPONSES
+from webapp.api.shapes import ALSO_ANSWERS, CONTENT, QUERY, RESPONSES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -153,6 +153,9 @@ def _operation(spec: APISpec, rule: Rule, meta: dict[str, Any], method: str) -> 
             # A copy: apispec resolves schemas in place, and the shapes are shared.
             "application/json": {"schema": _response_ref(spec, copy.deepcopy(response))}
         }
+    for other in ALSO_ANSWERS.get(rule.endpoint, ()):
+        # Another success status with the same body (e.g. 200 for a repeat of a 201).
+        operation["responses"][str(other)] = copy.deepcopy(operation["responses"][status])
     if meta["body"] is not None and method in ("POST", "PUT", "PATCH"):
         operation["requestBody"] = {
             "required": True,

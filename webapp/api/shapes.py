@@ -440,6 +440,9 @@ CONTENT: dict[str, tuple[str, ...]] = {
     "api.books_urssaf_pdf": ("application/pdf",),
 }
 
+# Operations with a second success status, same body: a statement imported again is 200.
+ALSO_ANSWERS: dict[str, tuple[int, ...]] = {"api.import_bank_statement": (200,)}
+
 from webapp.api.shapes_public import MORE_RESPONSES  # noqa: E402 (built on the blocks above)
 
 RESPONSES: dict[str, Schema] = {**_FREELANCER, **MORE_RESPONSES}

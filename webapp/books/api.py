@@ -240,19 +240,28 @@ def assign_bank_line(line_id: int):
 
 @bp.post("/bank-matches/<int:match_id>/undo")
 @documented(
-    "Undo a match: the transfer it recorded is reversed, the line waits for review",
-    response=LINE,
+    "Undo a match: the transfer it recorded is reversed, the line waits for review; the "
+    "invoice's dunning case reopens when the invoice is owed again (`dunning_case_reopened`)",
+    response={
+        **LINE,
+        "properties": {
+            **LINE["properties"],
+            "dunning_case_reopened": {"type": "integer", "nullable": True},
+        },
+    },
 )
 @token_required
 def undo_bank_match(match_id: int):
     match = _own(BankMatch, match_id, "match")
     try:
-        service.undo(db.session, match, actor=_actor())
+        reopened = service.undo(db.session, match, actor=_actor())
     except (NotAllowed, AlreadyDone) as exc:
         db.session.rollback()
         raise ApiError(409, str(exc)) from None
     db.session.commit()
-    return jsonify(dump_line(db.session.get(BankLine, match.line_id)))
+    body = dump_line(db.session.get(BankLine, match.line_id))
+    body["dunning_case_reopened"] = reopened.id if reopened is not None else None
+    return jsonify(body)
 
 
 def _day(name: str) -> date:

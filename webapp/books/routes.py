@@ -18,6 +18,7 @@ from billing.books import exports
 from billing.books.models import BankLine, BankMatch, BankStatement
 from billing.errors import AlreadyDone, NotAllowed
 from billing.invoicing import service as invoicing
+from billing.invoicing.models import Invoice
 from billing.money import minor_exponent, parse_major
 from webapp.books import by_hand, service
 from webapp.errors import ApiError
@@ -151,13 +152,16 @@ def assign(line_id: int):
 def undo(match_id: int):
     match = _own(BankMatch, match_id)
     try:
-        service.undo(db.session, match, actor=events.freelancer_actor(current_user.id))
+        reopened = service.undo(db.session, match, actor=events.freelancer_actor(current_user.id))
     except (NotAllowed, AlreadyDone):
         db.session.rollback()
         flash(_("This match is already undone."))
         return redirect(url_for("books.index"))
     db.session.commit()
     flash(_("Match undone: the line waits for review."))
+    if reopened is not None:
+        number = db.session.get(Invoice, match.invoice_id).number
+        flash(_("%(number)s is owed again: its reminders resume.", number=number))
     return redirect(url_for("books.index"))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,12 +16,14 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.books import matching
 from billing.books.models import BankLine, BankMatch, BankStatement, StripePayout
-from billing.books.statements import Statement
+from billing.books.statements import BANK_ZONE, Statement
 from billing.db import utcnow
+from billing.dunning import service as dunning
+from billing.dunning.models import DunningCase
 from billing.errors import NotAllowed
 from billing.invoicing import service as invoicing
 from billing.invoicing.models import CREDITED, DEBIT_KINDS, PAID, Invoice
-from webapp.books.settle import record_transfer
+from webapp.books.settle import lock_case_of, record_transfer
 
 
 @dataclass(slots=True)
@@ -134,7 +136,7 @@ def settle(
     session: Session, line: BankLine, invoice: Invoice, amount_minor: int, *, how: str, actor: str
 ) -> BankMatch:
     """Record part of a line as a transfer on an invoice, and the match; flushed."""
-    paid_at = datetime.combine(line.booked_on, time(12), tzinfo=UTC)
+    paid_at = datetime.combine(line.booked_on, time(12), tzinfo=BANK_ZONE)
     payment = record_transfer(
         session,
         invoice,
@@ -276,10 +278,13 @@ def assign(
     return settle(session, line, invoice, amount, how="manual", actor=actor)
 
 
-def undo(session: Session, match: BankMatch, *, actor: str) -> BankMatch:
-    """Undo a match: the payment it recorded is reversed, the line waits for review again."""
+def undo(session: Session, match: BankMatch, *, actor: str) -> DunningCase | None:
+    """Undo a match: the payment it recorded is reversed, the line waits for review again,
+    and the invoice's dunning case, closed as paid, reopens if the invoice is owed again
+    (returned, so the freelancer is told)."""
     if match.undone_at is not None:
         raise NotAllowed("this match is already undone")
+    lock_case_of(session, match.invoice_id)  # the case before the invoice, as the sweep does
     reversal = invoicing.reverse_payment(
         session, match.payment_id, reason=f"bank match {match.id} undone", actor=actor
     )
@@ -299,7 +304,19 @@ def undo(session: Session, match: BankMatch, *, actor: str) -> BankMatch:
             "amount_minor": match.amount_minor,
         },
     )
-    return match
+    return reopen_case(session, match.invoice_id, actor=actor)
+
+
+def reopen_case(session: Session, invoice_id: int, *, actor: str) -> DunningCase | None:
+    """The invoice's paid dunning case, open again when the invoice is owed again; flushed."""
+    case = session.scalar(select(DunningCase).where(DunningCase.invoice_id == invoice_id))
+    invoice = session.get(Invoice, invoice_id)
+    if case is None or case.status != dunning.PAID or invoice is None:
+        return None
+    if invoice.status in (PAID, CREDITED) or invoicing.balance_due(invoice) <= 0:
+        return None
+    dunning.reopen(session, case, actor=actor, now=utcnow(), data={"why": "bank match undone"})
+    return case
 
 
 def matches_of(session: Session, line: BankLine) -> list[BankMatch]:
