@@ -10,6 +10,7 @@ from flask_babel import get_locale
 
 from webapp.config import PROJECT_ROOT, from_environment
 from webapp.extensions import babel, csrf, db, limiter, login_manager
+from webapp.routing import LazyBuilderRule
 from webapp.validation import N_, register_input_guards
 
 SUPPORTED_LOCALES = ("fr", "en")
@@ -30,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "webapp" / "static"),
         instance_path=str(PROJECT_ROOT / "instance"),
     )
+    app.url_rule_class = LazyBuilderRule  # URL builders made on first url_for
     register_config(app, config)
     register_input_guards(app)  # before any route: bounded <int:…>, no NUL in input
     register_extensions(app)

@@ -18,6 +18,7 @@ the client's language) and stores `details(data)` in its `client_details`.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from babel import Locale
@@ -38,7 +39,13 @@ from billing.invoicing.mentions import EU_COUNTRIES
 from billing.invoicing.validation import Party
 from webapp.validation import N_
 
-COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 2)
+
+@cache
+def countries() -> frozenset[str]:
+    """ISO 3166 alpha-2 codes (babel's territory data, read on first use, not at import)."""
+    return frozenset(code for code in Locale("en").territories if len(code) == 2)
+
+
 DETAIL_KEYS = ("company", "siren", "vat_number", "postal_address")
 
 
@@ -62,7 +69,7 @@ class AddressSchema(Schema):
 
     @validates("country")
     def _country(self, value: str, **_: Any) -> None:
-        if value.upper() not in COUNTRIES:
+        if value.upper() not in countries():
             raise ValidationError(N_("Use a two-letter ISO 3166 country code, e.g. FR."))
 
     @validates_schema

@@ -45,6 +45,7 @@ from huey.exceptions import TaskLockedException
 from huey.storage import BaseStorage
 
 from webapp.config import PROJECT_ROOT
+from webapp.mail import service as mail
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,12 @@ def enqueue_due_work() -> None:
         log.info("run-due: %s item(s) enqueued at %s", len(items), now.isoformat())
     else:
         log.info("run-due: nothing due at %s", now.isoformat())
+
+
+# The mail feature's task, made here so that Huey loads with the first e-mail
+# enqueued rather than with `webapp.mail.service`; the function's module keeps
+# its name on the queue `webapp.mail.service.deliver_email_task`.
+deliver_email_task = huey.task(retries=0, name="deliver_email_task")(mail.deliver_email_queued)
 
 
 @huey.task(retries=0)

@@ -22,7 +22,16 @@ from webapp.validation import N_
 # argon2-cffi's defaults are Argon2id with RFC 9106's low-memory profile.
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
+# Made on first log-in, not at import (an Argon2id hash costs a CLI command's
+# start-up ~0.1 s); `authenticate` asks for it on both branches alike.
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash("not-a-real-password-used-for-timing")
+    return _DUMMY_HASH
 
 
 class AccountConflict(Exception):
@@ -117,8 +126,9 @@ def authenticate(
     freelancer = session.scalar(
         select(Freelancer).where(func.lower(Freelancer.email) == email.strip().lower())
     )
+    dummy = _dummy_hash()
     try:
-        _hasher.verify(freelancer.password_hash if freelancer else _DUMMY_HASH, password)
+        _hasher.verify(freelancer.password_hash if freelancer else dummy, password)
     except (VerificationError, InvalidHashError):
         if audit and freelancer is not None:
             _audit(session, freelancer, "login_failed", client, via=via)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from icalendar import Calendar, Event, vCalAddress, vText
-
 from webapp.booking.models import Booking
 
 PRODID = "-//Acompte//Sessions//EN"
@@ -33,6 +31,8 @@ def invitation(
     increasing sequence on each update of one UID; LOCATION is the offering's
     (an address, a phone number or a video link).
     """
+    from icalendar import Calendar, Event, vCalAddress, vText
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import recurring_ical_events
-import x_wr_timezone
-from icalendar import Calendar
+if TYPE_CHECKING:
+    from icalendar import Calendar
+
+# icalendar and its helpers are imported on first parse, not at import: every
+# command loads this module (the calendar-sync due kind), few of them read a calendar.
 
 Span = tuple[datetime, datetime]
 
@@ -33,6 +36,9 @@ class NotACalendar(ValueError):
 
 def parse(data: bytes | str) -> Calendar:
     """The calendar in `data` (X-WR-TIMEZONE feeds made standard); `NotACalendar` if none."""
+    import x_wr_timezone
+    from icalendar import Calendar
+
     try:
         calendar = Calendar.from_ical(data)
     except (ValueError, KeyError, IndexError) as exc:
@@ -49,6 +55,8 @@ def busy_spans(calendar: Calendar, window: Span, zone: ZoneInfo) -> list[Span]:
     events written for bookings. Dates (all-day events) and floating times
     are read in `zone`, the freelancer's.
     """
+    import recurring_ical_events
+
     spans = []
     for event in recurring_ical_events.of(calendar).between(*window):
         if _OWN_UID.match(str(event.get("UID", ""))):

@@ -15,14 +15,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit
 
-import caldav
-import requests
-from caldav.elements.base import ValuedBaseElement
-from caldav.lib import error as dav_error
-
 from webapp.validation import N_
+
+if TYPE_CHECKING:
+    import caldav
+    import requests
+
+# caldav and requests are imported by the functions that talk to a server, not
+# at import: every command loads this module (the due kinds), few of them call out.
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +55,15 @@ class NotACalendarServer(CalendarError):
     """The server answered, but not as a calendar."""
 
 
-class _GetCTag(ValuedBaseElement):
-    # CalendarServer's collection tag: changes whenever anything in it does.
-    tag = "{http://calendarserver.org/ns/}getctag"
+@cache
+def _ctag_element() -> type[Any]:
+    from caldav.elements.base import ValuedBaseElement
+
+    class GetCTag(ValuedBaseElement):
+        # CalendarServer's collection tag: changes whenever anything in it does.
+        tag = "{http://calendarserver.org/ns/}getctag"
+
+    return GetCTag
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,9 @@ def check_host(source: Source) -> None:
 
 @contextmanager
 def _translated() -> Iterator[None]:
+    import requests
+    from caldav.lib import error as dav_error
+
     try:
         yield
     except dav_error.AuthorizationError:
@@ -134,6 +147,8 @@ def _translated() -> Iterator[None]:
 
 
 def _client(source: Source) -> caldav.DAVClient:
+    import caldav
+
     check_host(source)
     return caldav.DAVClient(
         url=source.url,
@@ -165,7 +180,7 @@ def read_caldav(
     """The events of one calendar overlapping `window` (None when its ctag is `known_tag`)."""
     with _translated(), _client(source) as client:
         calendar = client.calendar(url=calendar_url)
-        tag = calendar.get_property(_GetCTag())
+        tag = calendar.get_property(_ctag_element()())
         if tag is not None and tag == known_tag:
             return Read(tag, None)
         found = calendar.search(event=True, start=window[0], end=window[1], expand=False)
@@ -183,6 +198,8 @@ def read_feed(source: Source, known_tag: str | None) -> Read:
     public feed may not redirect into our own network); the credentials go
     to the feed's own host only.
     """
+    import requests
+
     headers = {"Accept": "text/calendar"}
     if known_tag:
         headers["If-None-Match"] = known_tag

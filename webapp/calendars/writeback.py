@@ -19,7 +19,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from icalendar import Calendar, Event, vCalAddress, vText
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -171,6 +170,8 @@ def event_data(session: Session, booking: Booking) -> bytes:
     """
     freelancer = session.get(Freelancer, booking.freelancer_id)
     offering = session.get(Offering, booking.offering_id)
+    from icalendar import Calendar, Event, vCalAddress, vText
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")

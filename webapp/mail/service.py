@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from billing import events
 from billing.db import utcnow
 from webapp.mail.models import OutboundEmail
-from webapp.tasks import huey
 
 if TYPE_CHECKING:
     from webapp.accounts.models import Freelancer
@@ -115,7 +114,7 @@ def _enqueue_committed(session: Session) -> None:
     # Enqueued only now: a worker must never look for a row that is not committed.
     for email_id in sorted(session.info.pop(_PENDING_KEY, ())):
         try:
-            deliver_email_task(email_id)
+            _delivery_task()(email_id)
         except Exception:
             # A broken queue must not fail the request whose data is already
             # committed; the `mail` due runner delivers the row later.
@@ -127,14 +126,30 @@ def _forget_rolled_back(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
 
 
-@huey.task(retries=0)
-def deliver_email_task(email_id: int) -> None:
+def deliver_email_queued(email_id: int) -> None:
     """Deliver one stored e-mail (retries belong to the due runner, bounded there).
 
-    Runs in the app context `webapp.tasks` pushes around every task.
+    The body of the Huey task `deliver_email_task`, which `webapp.tasks` makes
+    from it: Huey (and, through it, redis and psycopg) is imported with the
+    first e-mail handed to the worker, not with this module, which every
+    command loads. Runs in the app context `webapp.tasks` pushes around every task.
     """
     # Logged, not returned: Huey would keep every returned value in its store.
     log.info(deliver_email(email_id))
+
+
+def _delivery_task() -> Any:
+    # `deliver_email_task` set on this module (a test's broken queue) wins.
+    return globals().get("deliver_email_task") or __getattr__("deliver_email_task")
+
+
+def __getattr__(name: str) -> Any:
+    # `service.deliver_email_task(email_id)` enqueues, as when it was defined here.
+    if name == "deliver_email_task":
+        from webapp.tasks import deliver_email_task
+
+        return deliver_email_task
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- delivery ---------------------------------------------------------------
