@@ -31,7 +31,7 @@ import pytest
 import stripe as stripe_sdk
 
 from billing.db import utcnow
-from tests.faults import run_due
+from tests.faults import proxied, run_due
 from tests.faults.agreement import Ledger, assert_agree, ledger
 from tests.faults.report import count_scenario
 from tests.faults.stripe_truth import StripeView
@@ -75,13 +75,7 @@ def world(app, client, localstripe_url, make_freelancer) -> World:  # noqa: ANN0
     return make_world(app, client, StripeView(localstripe_url), make_freelancer)
 
 
-def attempt(call: Callable[[], Any]) -> str:
-    """Send a request whose Stripe answer may be lost; what the client saw, never raised."""
-    try:
-        response = call()
-    except Exception as exc:  # noqa: BLE001 (the app let an exception through: a 500)
-        return f"raised {type(exc).__name__}: {exc}"
-    return f"{response.status_code} {response.get_json()}"
+attempt = proxied.attempt
 
 
 @dataclass
