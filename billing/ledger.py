@@ -205,7 +205,8 @@ def apply_result(
         payment.failure_message = result.failure.message
         payment.hard_decline = result.failure.hard
         data.update(failure_code=payment.failure_code, hard_decline=payment.hard_decline)
-    session.flush()
+    # No flush of its own: the transition's flush writes these columns and the
+    # status in one UPDATE (issue 14); without a transition the caller's commit does.
     return transition(session, payment, new_status, actor=actor, data=data)
 
 
