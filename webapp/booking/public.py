@@ -6,7 +6,6 @@ Read-only: nothing here locks, writes or calls Stripe.
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -21,7 +20,6 @@ from webapp.booking.ledger import totals
 from webapp.booking.lifecycle import booking_for_client, hold_policy_unsecured, terms_of
 from webapp.booking.models import CONFIRMED, DEPOSIT, PENDING_PAYMENT, Offering
 from webapp.booking.service import (
-    busy_spans,
     freelancer_by_slug,
     get_availability,
     get_offering,
@@ -29,7 +27,7 @@ from webapp.booking.service import (
     spec_of,
 )
 from webapp.booking.settlement import cancellation_quote
-from webapp.booking.slots import Rules, free_slots, window_of_days
+from webapp.booking.slots import Rules
 from webapp.public.wording import money
 from webapp.stripe_connect import credentials
 
@@ -128,31 +126,18 @@ def public_slots(
     What the slots depend on besides bookings and calendar busy times (the
     hours, the offering's duration, buffers, notice and horizon) is read once
     per public version of the freelancer (`webapp.public.cache`); a request
-    then reads the version, the bookings and the busy times of the window.
+    then reads the version, and the bookings and busy times of the window in one
+    statement (`webapp.public.slots_window`).
     """
-    from webapp.calendars.store import busy_between
-    from webapp.public import cache
+    from webapp.public import cache, slots_window
 
     found = cache.version_of(session, slug)
     if found is None:
         raise NotFound(f"no freelancer {slug}")
     freelancer_id, version = found
-    plan = cache.cached(
-        (freelancer_id, version, "slots", offering_id),
-        lambda: _slot_plan(session, slug, offering_id),
-    )
-    start, end = window_of_days(first, last, tz)
-    busy = busy_spans(session, freelancer_id, start, end) + busy_between(
-        session, freelancer_id, start, end
-    )
-    found_slots = free_slots(
-        plan["rules"], plan["spec"], busy=busy, window_start=start, window_end=end, now=utcnow()
-    )
-    zone = ZoneInfo(tz)
-    return [
-        {"start": s.start.astimezone(zone).isoformat(), "end": s.end.astimezone(zone).isoformat()}
-        for s in found_slots
-    ]
+    key = (freelancer_id, version, "slots", offering_id)
+    plan = cache.cached(key, lambda: _slot_plan(session, slug, offering_id))
+    return slots_window.public_slots(session, key, plan, first, last, tz, utcnow())
 
 
 def _slot_plan(session: Session, slug: str, offering_id: int) -> dict:

@@ -106,13 +106,51 @@ def free_slots(
     least `min_notice` after `now` and at most `horizon` after it, and its
     buffered span overlaps no busy span (half-open: touching is fine).
     """
-    earliest = max(window_start, now + spec.min_notice)
-    latest = min(window_end, now + spec.horizon + timedelta(microseconds=1))
+    earliest, latest = bounds(spec, window_start, window_end, now)
     if earliest >= latest:
         return []
+    candidates = candidate_slots(rules, spec, earliest, latest)
+    return [candidates[i] for i in free_indexes(candidates, busy, earliest, latest)]
+
+
+def bounds(
+    spec: SlotSpec, window_start: datetime, window_end: datetime, now: datetime
+) -> tuple[datetime, datetime]:
+    """[earliest, latest): the part of the window that `now`, the notice and the horizon allow."""
+    earliest = max(window_start, now + spec.min_notice)
+    latest = min(window_end, now + spec.horizon + timedelta(microseconds=1))
+    return earliest, latest
+
+
+def candidate_slots(
+    rules: Rules, spec: SlotSpec, window_start: datetime, window_end: datetime
+) -> list[Slot]:
+    """Every slot the hours allow starting in [window_start, window_end), busy or not.
+
+    Depends only on the rules, the offering and the window, so the slots API
+    keeps it per public version (`webapp.public.slots_window`)."""
     zone = ZoneInfo(rules.timezone)
-    first_day = (earliest.astimezone(zone) - timedelta(days=1)).date()
-    last_day = latest.astimezone(zone).date()
+    first_day = (window_start.astimezone(zone) - timedelta(days=1)).date()
+    last_day = window_end.astimezone(zone).date()
+    step = spec.step or spec.duration
+    slots: list[Slot] = []
+    for open_start, open_end in open_intervals(rules, first_day, last_day):
+        start = open_start
+        while start + spec.duration <= open_end:
+            if window_start <= start < window_end:
+                end = start + spec.duration
+                slots.append(Slot(start, end, start - spec.buffer_before, end + spec.buffer_after))
+            start += step
+    return slots
+
+
+def free_indexes(
+    candidates: Sequence[Slot],
+    busy: Iterable[tuple[datetime, datetime]],
+    earliest: datetime,
+    latest: datetime,
+) -> list[int]:
+    """Positions of the candidates starting in [earliest, latest) that clash with no busy span."""
     spans = sorted(busy)
     starts = [s for s, _ in spans]
     # A busy span starts after the previous one's start; for overlap checks we
@@ -120,17 +158,12 @@ def free_slots(
     max_end: list[datetime] = []
     for _, end in spans:
         max_end.append(end if not max_end or end > max_end[-1] else max_end[-1])
-    step = spec.step or spec.duration
-    slots: list[Slot] = []
-    for open_start, open_end in open_intervals(rules, first_day, last_day):
-        start = open_start
-        while start + spec.duration <= open_end:
-            if earliest <= start < latest:
-                block = (start - spec.buffer_before, start + spec.duration + spec.buffer_after)
-                if not _clashes(block, starts, max_end):
-                    slots.append(Slot(start, start + spec.duration, *block))
-            start += step
-    return slots
+    return [
+        i
+        for i, slot in enumerate(candidates)
+        if earliest <= slot.start < latest
+        and not _clashes((slot.block_start, slot.block_end), starts, max_end)
+    ]
 
 
 def _clashes(
