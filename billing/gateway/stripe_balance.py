@@ -100,7 +100,8 @@ def list_payout_transactions(
     try:
         rows = list(_dicts(call(lambda: client.v1.balance_transactions.list(params=params))))
     except GatewayRejected as exc:
-        if not _unfiltered(exc):
+        # localstripe knows no `payout=`; real Stripe refuses it for a manual payout.
+        if not (_unfiltered(exc) or "automatic" in str(exc)):
             raise
         rows = _by_time(client, call, payout_id)
     rows = [r for r in rows if r.get("type") not in PAID_OUT_TYPES]
@@ -108,17 +109,27 @@ def list_payout_transactions(
     return sorted(out, key=lambda t: (t.created, t.type != "charge", t.id))
 
 
+def _listed(call: Call, lister: Callable[..., Any], filtered: dict[str, Any]) -> list[dict]:
+    """A list call with Stripe's filters, or unfiltered where the server knows none."""
+    try:
+        return list(_dicts(call(lambda: lister(params={"limit": 100, **filtered}))))
+    except GatewayRejected as exc:
+        if not _unfiltered(exc):
+            raise
+        return list(_dicts(call(lambda: lister(params={"limit": 100}))))
+
+
 def _by_time(client: Any, call: Call, payout_id: str) -> list[dict[str, Any]]:
-    # localstripe: payouts are manual and link no transactions.
-    payouts = sorted(
-        (payout_result(r) for r in _dicts(call(lambda: client.v1.payouts.list(params={})))),
-        key=lambda p: (p.created, p.id),
-    )
-    ids = [p.id for p in payouts]
-    if payout_id not in ids:
-        raise GatewayRejected(f"No such payout: '{payout_id}'", stripe_code="resource_missing")
-    index = ids.index(payout_id)
-    after = payouts[index - 1].created if index else -1
-    until = payouts[index].created
-    every = _dicts(call(lambda: client.v1.balance_transactions.list(params={"limit": 100})))
-    return [r for r in every if after < int(r.get("created") or 0) <= until]
+    # A manual payout (all of localstripe's) links no transactions: it pays out what was
+    # made after the payout before it, up to its own creation.
+    target = payout_result(call(lambda: client.v1.payouts.retrieve(payout_id)).to_dict())
+    earlier = [
+        payout_result(r)
+        for r in _listed(call, client.v1.payouts.list, {"created": {"lte": target.created}})
+        if r["id"] != payout_id and int(r.get("created") or 0) <= target.created
+    ]
+    before = [p for p in earlier if (p.created, p.id) < (target.created, target.id)]
+    after = max((p.created for p in before), default=-1)
+    window = {"created": {"gt": after, "lte": target.created}}
+    every = _listed(call, client.v1.balance_transactions.list, window)
+    return [r for r in every if after < int(r.get("created") or 0) <= target.created]
