@@ -53,8 +53,8 @@ def seller(client, make_freelancer):
     return f
 
 
-def paid_booking(client, app, gateway, seller) -> None:
-    start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+def paid_booking(client, app, gateway, seller, days: int = 3) -> int:
+    start = (datetime.now(UTC) + timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     made = book(client, seller, {"id": seller["offering_id"]}, start.isoformat())
     assert made.status_code == 201, made.get_json()
     body = made.get_json()
@@ -65,6 +65,7 @@ def paid_booking(client, app, gateway, seller) -> None:
         json={"manage_token": body["manage_token"]},
     )
     assert confirmed.get_json() == {"status": "confirmed"}
+    return body["booking_id"]
 
 
 def statement(booked_on: date, amount_minor: int, who: str, text: str, ref: str = "PO") -> bytes:
@@ -171,6 +172,45 @@ def test_a_payout_is_recognised_when_the_statement_comes_after_stripe_is_read(
     }
     [waiting] = client.get("/api/v1/bank-lines", headers=h).get_json()["lines"]
     assert waiting["counterparty"] == "Jean Dupont"
+
+
+@pytest.fixture
+def no_csrf(app_config):
+    app_config["WTF_CSRF_ENABLED"] = False
+
+
+def test_a_refund_is_a_negative_receipt_and_leaves_the_payout(
+    no_csrf, client, app, gateway, seller
+):
+    # given two paid sessions, one cancelled by the freelancer (refunded in full)
+    h = seller["headers"]
+    paid_booking(client, app, gateway, seller, days=3)
+    cancelled = paid_booking(client, app, gateway, seller, days=4)
+    answer = client.post(f"/api/v1/bookings/{cancelled}/cancel", json={}, headers=h)
+    assert answer.status_code == 200, answer.get_json()
+    payout = gateway.create_payout()
+    assert payout.amount_minor == 2 * (10_000 - 175) - 10_000
+    # when the freelancer reads the payouts from the books page
+    client.post("/login", data={"email": seller["email"], "password": seller["password"]})
+    today = date.today()
+    query = f"from={today}&to={today + timedelta(days=5)}"
+    assert client.post(f"/books/payouts/sync?{query}").status_code == 302
+    page = client.get(f"/books?{query}").get_data(as_text=True)
+    assert "Pas encore sur un relevé importé" in page and "96,50" in page
+    # then the payout shows the refund, and adds up
+    [one] = client.get(f"/api/v1/books/payouts?{query}", headers=h).get_json()["payouts"]
+    assert (one["gross_minor"], one["refunds_minor"], one["fees_minor"]) == (20_000, -10_000, 350)
+    assert one["net_minor"] == one["amount_minor"] == 9_650 and one["difference_minor"] == 0
+    # the livre des recettes: two receipts and the refund, negative; the URSSAF total is net
+    receipts = client.get(f"/api/v1/books/receipts?{query}", headers=h).get_data(as_text=True)
+    amounts = [row.split(";")[3] for row in receipts.strip().split("\r\n")[1:]]
+    assert sorted(amounts) == ["-100,00", "100,00", "100,00"]
+    urssaf = client.get(f"/api/v1/books/urssaf?{query}", headers=h).get_json()
+    assert sum(q["total_minor"] for q in urssaf["quarters"]) == 10_000
+    # the FEC gives the refund back to the client from the Stripe account
+    fec = client.get(f"/api/v1/books/fec?year={today.year}", headers=h).get_data(as_text=True)
+    legs = {tuple(r.split("\t")[i] for i in (4, 11, 12)) for r in fec.split("\r\n")[1:] if r}
+    assert ("411000", "100,00", "0,00") in legs and ("467000", "0,00", "100,00") in legs
 
 
 def test_bad_periods_are_422(client, seller):
