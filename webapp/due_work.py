@@ -48,7 +48,7 @@ def due_kinds() -> list[DueKind]:
     from webapp.invoices import transmission as einvoices
     from webapp.mail import due as mail
     from webapp.messages import due as messages
-    from webapp.notifications import reminders
+    from webapp.notifications import catch_up, reminders
     from webapp.quotes import due as quotes
     from webapp.webhooks import due as webhooks
 
@@ -66,6 +66,8 @@ def due_kinds() -> list[DueKind]:
     # Issued e-invoices to the approved platform (after the features issued them).
     kinds += einvoices.due_kinds()
     kinds += reminders.due_kinds()
+    # Cancellation and fix-card notices whose status change committed without them.
+    kinds += catch_up.due_kinds()
     kinds += mail.due_kinds()
     return kinds
 

@@ -25,7 +25,6 @@ from webapp.booking.lifecycle import (
     grace,
     hold_policy_unsecured,
     lock_booking,
-    record,
     terms_of,
     transition,
 )
@@ -49,6 +48,7 @@ from webapp.booking.settlement import (
     prepare,
     settle,
 )
+from webapp.notifications import catch_up
 
 
 def _close(
@@ -70,7 +70,7 @@ def _close(
         booking = abandon_unfinished(session, gateway, booking, now, actor=actor, reason=reason)
     # The booking ends first, so that money moved by the settlement (a fee kept
     # on a late cancellation or a no-show) is invoiced as what it is.
-    transition(session, booking, new_status, actor=actor, target_minor=target_minor)
+    transition(session, booking, new_status, actor=actor, target_minor=target_minor, reason=reason)
     to_execute = settle(
         session, gateway, booking, target_minor, now=now, actor=actor, reason=reason
     )
@@ -79,17 +79,10 @@ def _close(
     if to_execute:
         execute(session, gateway, to_execute, now)
         refresh_payment_state(session, booking)
-    t = totals(session, booking)
     if notify_client and new_status == CANCELLED:
-        emails.send_cancellation(
-            session,
-            booking,
-            fee_minor=t.captured_minor,
-            refunded_minor=t.refunded_minor,
-            released_minor=t.released_minor,
-            by=actor,
-            reason=reason,
-        )
+        # Once only, under the booking's lock: the `booking-notices` sweep sends
+        # it instead if we die before this commit (webapp.notifications.catch_up).
+        catch_up.send_cancellation_once(session, booking.id, reason=reason)
     session.commit()
     return _closed_answer(session, booking)
 
@@ -263,8 +256,8 @@ def place_hold(session: Session, booking_id: int, now: datetime) -> str | None:
     execute(session, gateway, [payment.id], now)
     session.refresh(payment)
     if payment.status == payments.FAILED:
-        emails.send_fix_card(session, booking)
-        record(session, booking, "fix_card_requested", events.SYSTEM, payment_id=payment.id)
+        # Once only; the `booking-notices` sweep asks instead if we die before this commit.
+        catch_up.send_fix_card_once(session, booking.id, payment.id)
     session.commit()
     return f"booking {booking.id}: hold {payment.status}"
 

@@ -3,7 +3,9 @@
 `notices.NOTICES` is the one event → (recipient, template, subject) table;
 `service.to_freelancer` / `service.to_client` send one, enqueued in the
 caller's transaction; `receipts` hears the ledger (a receipt with the invoice
-for every charge); `reminders` is the session reminders' due kind; `routes`
+for every charge); `reminders` is the session reminders' due kind; `catch_up`
+sends, once, the cancellation and fix-card notices that follow a status change
+committed earlier (and the due kind `booking-notices` for a crash between); `routes`
 is the freelancer's settings page choosing the notices they get.
 """
 
