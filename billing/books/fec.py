@@ -67,6 +67,7 @@ class Entry:
     piece: str
     label: str
     legs: tuple[Leg, ...]
+    client: str = ""  # CompAuxLib when it is not the label itself
 
 
 def decimal_comma(amount_minor: int, currency: str = "eur") -> str:
@@ -133,7 +134,8 @@ def entries(session: Session, freelancer_id: int, year: int, tz: str) -> list[En
             Leg(acc["clients"], f"C{inv.id:06d}", refund.amount_minor, 0),
             Leg(acc["stripe"], "", 0, refund.amount_minor),
         )
-        out.append(Entry(day, "BQ", inv.number, f"Remboursement {_client(inv)}", legs))
+        label = f"Remboursement {_client(inv)}"
+        out.append(Entry(day, "BQ", inv.number, label, legs, client=_client(inv)))
     out.extend(_stripe_entries(session, freelancer_id, year, zone, acc))
     out.sort(key=lambda e: (e.day, e.journal != "VT"))
     return out
@@ -189,7 +191,7 @@ def fec_rows(
                     leg.account.number,
                     clean(leg.account.label),
                     leg.aux,
-                    entry.label if leg.aux else "",
+                    (entry.client or entry.label) if leg.aux else "",
                     entry.piece,
                     stamp,
                     clean(f"{entry.piece} {entry.label}")[:200],
