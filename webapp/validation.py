@@ -9,6 +9,8 @@ default messages are listed here so that they are extracted too.
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import gettext
 
 
@@ -18,33 +20,99 @@ def N_(message: str) -> str:  # noqa: N802 (the gettext convention)
 
 
 def translate_message(message: object) -> str:
-    """A validation message in the page's language (unknown messages pass through)."""
+    """A validation message as a sentence in the page's language.
+
+    marshmallow's own messages ("Missing data for required field.", "Length must
+    be between 1 and 10000.") become a sentence a person reads ("This field is
+    required.", "Fill in this field, in at most 10,000 characters."), numbers
+    written as the page's language writes them; other messages are looked up in
+    the catalog as they are (unknown ones pass through).
+    """
     text = str(message)
+    if not text:
+        return text
+    if text in SENTENCES:
+        return gettext(SENTENCES[text])
+    for pattern, sentence in PATTERNS:
+        found = pattern.fullmatch(text)
+        if found:
+            values = {k: _number(v) for k, v in found.groupdict().items()}
+            return gettext(sentence, **values)
     # gettext without variables does no %-formatting, so a message with "%" is safe.
-    return gettext(text) if text else text
+    return gettext(text)
 
 
-MARSHMALLOW_MESSAGES = (
-    N_("Missing data for required field."),
-    N_("Field may not be null."),
-    N_("Unknown field."),
-    N_("Invalid input type."),
-    N_("Invalid value."),
-    N_("Invalid type."),
-    N_("Not a valid email address."),
-    N_("Not a valid number."),
-    N_("Not a valid integer."),
-    N_("Not a valid string."),
-    N_("Not a valid boolean."),
-    N_("Not a valid date."),
-    N_("Not a valid datetime."),
-    N_("Not a valid mapping type."),
-    N_("Not a valid list."),
-    N_("Not a valid URL."),
-    N_("Special numeric values (nan or infinity) are not permitted."),
-    N_("Number too large."),
-)
+def _number(text: str) -> str:
+    from decimal import Decimal, InvalidOperation
 
+    from flask_babel import format_decimal
+
+    try:
+        return format_decimal(Decimal(text))
+    except InvalidOperation:
+        return text
+
+
+# marshmallow's default messages (fields and validators), as a sentence each.
+SENTENCES = {
+    "Missing data for required field.": N_("This field is required."),
+    "Field may not be null.": N_("This field is required."),
+    "Unknown field.": N_("This field is not expected here."),
+    "Invalid input type.": N_("This value is not of the expected kind."),
+    "Invalid value.": N_("This value is not accepted."),
+    "Invalid type.": N_("This value is not of the expected kind."),
+    "Not a valid email address.": N_("Enter a valid e-mail address, e.g. name@example.com."),
+    "Not a valid number.": N_("Enter a number, e.g. 12.5."),
+    "Not a valid integer.": N_("Enter a whole number, e.g. 30."),
+    "Not a valid string.": N_("Enter some text."),
+    "Not a valid boolean.": N_("Answer yes or no."),
+    "Not a valid date.": N_("Enter a valid date."),
+    "Not a valid datetime.": N_("Enter a valid date and time."),
+    "Not a valid mapping type.": N_("This value is not of the expected kind."),
+    "Not a valid list.": N_("This value is not of the expected kind."),
+    "Not a valid URL.": N_("Enter a web address starting with https://."),
+    "Special numeric values (nan or infinity) are not permitted.": N_("Enter a number."),
+    "Number too large.": N_("This number is too large."),
+    "String does not match expected pattern.": N_("This value is not in the expected format."),
+}
+_NUM = r"-?[\d.]+"  # a bound as marshmallow writes it
+PATTERNS = [
+    (
+        re.compile(r"Length must be between 1 and (?P<max>\d+)\."),
+        N_("Fill in this field, in at most %(max)s characters."),
+    ),
+    (
+        re.compile(r"Length must be between (?P<min>\d+) and (?P<max>\d+)\."),
+        N_("Use between %(min)s and %(max)s characters."),
+    ),
+    (
+        re.compile(r"Longer than maximum length (?P<max>\d+)\."),
+        N_("Use at most %(max)s characters."),
+    ),
+    (
+        re.compile(r"Shorter than minimum length (?P<min>\d+)\."),
+        N_("Use at least %(min)s characters."),
+    ),
+    (re.compile(r"Length must be (?P<equal>\d+)\."), N_("Use exactly %(equal)s characters.")),
+    (
+        re.compile(
+            rf"Must be greater than (?:or equal to )?(?P<min>{_NUM}) "
+            rf"and less than (?:or equal to )?(?P<max>{_NUM})\."
+        ),
+        N_("Enter a number from %(min)s to %(max)s."),
+    ),
+    (
+        re.compile(rf"Must be greater than or equal to (?P<min>{_NUM})\."),
+        N_("Enter a number of at least %(min)s."),
+    ),
+    (
+        re.compile(rf"Must be less than or equal to (?P<max>{_NUM})\."),
+        N_("Enter a number of at most %(max)s."),
+    ),
+    (re.compile(rf"Must be greater than (?P<min>{_NUM})\."), N_("Enter a number above %(min)s.")),
+    (re.compile(rf"Must be less than (?P<max>{_NUM})\."), N_("Enter a number below %(max)s.")),
+    (re.compile(r"Must be one of: .*\."), N_("Choose one of the options offered.")),
+]
 
 # --- Bounded input: ids, dates, strings ------------------------------------------------
 

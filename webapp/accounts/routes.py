@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from webapp.accounts import profile_form, security, service
 from webapp.accounts.schemas import (
     ALL_TIMEZONES,
+    CURRENCIES,
     LoginSchema,
     PasswordChangeSchema,
     ProfileSchema,
@@ -22,13 +23,38 @@ from webapp.extensions import db, limiter
 
 ZONE_CHOICES = sorted(ALL_TIMEZONES)
 
+
+def _currencies_in_use() -> list[str]:
+    """Every currency some country uses today, lower case: the euro first, then A to Z."""
+    from babel.core import get_global
+    from babel.numbers import get_territory_currencies
+
+    codes = {
+        code.lower()
+        for territory in get_global("territory_currencies")
+        for code in get_territory_currencies(territory)
+    }
+    return ["eur", *sorted((codes & CURRENCIES) - {"eur"})]
+
+
+CURRENCY_CHOICES = _currencies_in_use()
+
 bp = Blueprint("accounts", __name__)
 
 
 @bp.app_context_processor
 def _choices() -> dict[str, Any]:
-    """The lists the forms offer: IANA time zones (the pickers' <datalist>)."""
-    return {"TIME_ZONES": ZONE_CHOICES}
+    """The lists the forms offer: IANA time zones (the pickers' <datalist>), currencies."""
+    return {"TIME_ZONES": ZONE_CHOICES, "CURRENCY_CHOICES": CURRENCY_CHOICES}
+
+
+@bp.app_template_filter("currency_name")
+def _currency_name(code: str) -> str:
+    """`eur` → "euro" (fr) / "Euro" (en)."""
+    from babel.numbers import get_currency_name
+    from flask_babel import get_locale
+
+    return get_currency_name(code.upper(), locale=str(get_locale()))
 
 
 def _form_errors(exc: ValidationError) -> dict[str, list[str]]:

@@ -14,15 +14,32 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from webapp.validation import N_
+
 BP_100 = 10_000  # 100 % in basis points
 
 
 class ContentError(ValueError):
-    """The quote's figures do not hold together; `fields` says where (marshmallow's shape)."""
+    """The quote's figures do not hold together; `fields` says where (marshmallow's shape).
 
-    def __init__(self, fields: dict[str, Any]) -> None:
+    `fields` is in English, as the JSON API answers; `words`, when given, is the
+    same in the page's language (a message with amounts cannot be looked up in
+    the catalog afterwards).
+    """
+
+    def __init__(self, fields: dict[str, Any], words: dict[str, Any] | None = None) -> None:
         super().__init__("invalid quote content")
         self.fields = fields
+        self.words = words or fields
+
+
+class MilestonesMismatch(ContentError):
+    """The milestones add up to `given`, not to the quote's `total` (minor units)."""
+
+    def __init__(self, given: int, total: int) -> None:
+        super().__init__({"milestones": [N_("The milestones do not add up to the total.")]})
+        self.given = given
+        self.total = total
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +89,13 @@ def milestone_amounts(milestones: list[dict[str, Any]], total_minor: int | None)
     percents = [i for i, m in enumerate(milestones) if m.get("percent_bp") is not None]
     if total_minor is None:
         if percents:
-            raise ContentError({"milestones": ["A percentage needs line items to be a share of."]})
+            needs_lines = N_("A percentage needs line items to be a share of.")
+            raise ContentError({"milestones": [needs_lines]})
         return [m["amount_minor"] for m in milestones]
     share_bp = sum(milestones[i]["percent_bp"] for i in percents)
     # Exact test in integers: fixed + total × share / 100 % == total.
     if fixed * BP_100 + total_minor * share_bp != total_minor * BP_100:
-        given = fixed + _half_up(total_minor * share_bp, BP_100)
-        raise ContentError(
-            {
-                "milestones": [
-                    f"The milestones add up to {given} (minor units) but the total is "
-                    f"{total_minor}: they must match exactly."
-                ]
-            }
-        )
+        raise MilestonesMismatch(fixed + _half_up(total_minor * share_bp, BP_100), total_minor)
     amounts = [m["amount_minor"] if m.get("amount_minor") is not None else None for m in milestones]
     for i in percents:
         amounts[i] = _half_up(total_minor * milestones[i]["percent_bp"], BP_100)
@@ -95,7 +105,7 @@ def milestone_amounts(milestones: list[dict[str, Any]], total_minor: int | None)
         amounts[percents[-1]] += total_minor - sum(a for a in amounts if a is not None)
     result = [a for a in amounts if a is not None]
     if any(a <= 0 for a in result):
-        raise ContentError({"milestones": ["Every milestone must be worth at least 1 minor unit."]})
+        raise ContentError({"milestones": [N_("Every milestone must be above zero.")]})
     return result
 
 

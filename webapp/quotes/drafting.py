@@ -22,9 +22,31 @@ from webapp.quotes import transitions as t
 from webapp.quotes.errors import QuoteError
 from webapp.quotes.lookups import milestones_of, version_of
 from webapp.quotes.models import Milestone, Quote, QuoteAcceptance, QuoteVersion
+from webapp.validation import N_
 
 DEFAULT_VALIDITY = timedelta(days=30)
 RECOVERY_INDEMNITY_EUR = 40  # Code de commerce L441-10: business clients only
+
+
+def mismatch_error(exc: qc.MilestonesMismatch, currency: str) -> qc.ContentError:
+    """ "The milestones add up to €2,700.00 of €3,000.00…": in English for the API, and in
+    the reader's language for the page ("Les jalons font 2 700,00 € sur 3 000,00 €…")."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from webapp.public.wording import money
+
+    def sentence() -> str:
+        return _(
+            "The milestones add up to %(given)s of %(total)s: they must match the total exactly.",
+            given=money(exc.given, currency),
+            total=money(exc.total, currency),
+        )
+
+    words = sentence()
+    with force_locale("en"):
+        english = sentence()
+    return qc.ContentError({"milestones": [english]}, {"milestones": [words]})
 
 
 def _build_content(
@@ -45,7 +67,10 @@ def _build_content(
     lines = qc.line_amounts(data["lines"])
     if lines:
         totals = qc.totals_from_lines(lines, vat_rate_bp)
-        amounts = qc.milestone_amounts(data["milestones"], totals.total_minor)
+        try:
+            amounts = qc.milestone_amounts(data["milestones"], totals.total_minor)
+        except qc.MilestonesMismatch as exc:
+            raise mismatch_error(exc, currency) from None
     else:
         amounts = qc.milestone_amounts(data["milestones"], None)
         totals = qc.totals_from_total(sum(amounts), vat_rate_bp)
@@ -58,7 +83,7 @@ def _build_content(
             }
         ]
     if totals.total_minor <= 0:
-        raise qc.ContentError({"lines": ["The quote's total must be above zero."]})
+        raise qc.ContentError({"lines": [N_("The quote's total must be above zero.")]})
     return {
         "quote_id": quote_id,
         "version": number,

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from billing.invoicing.mentions import EU_COUNTRIES
 from billing.money import minor_exponent, parse_major
 from webapp.extensions import db
 from webapp.quotes import drafting, lookups, milestones, schemas, sending
@@ -180,7 +181,7 @@ def _editor(quote: Any = None):  # noqa: ANN202
             errors = flatten_errors(exc.messages)
         except ContentError as exc:
             db.session.rollback()
-            errors = flatten_errors(exc.fields)
+            errors = flatten_errors(exc.words)
         except QuoteError as exc:
             db.session.rollback()
             errors = {"_schema": [exc.message]}
@@ -203,6 +204,7 @@ def _editor(quote: Any = None):  # noqa: ANN202
         quote=quote,
         rows=range(ROWS),
         triggers=t.TRIGGERS,
+        eu_countries=sorted(EU_COUNTRIES),  # the live totals' reverse-charge test
     ), (422 if errors else 200)
 
 
