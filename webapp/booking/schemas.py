@@ -17,6 +17,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from webapp import checkout_fields
 from webapp.accounts.schemas import ALL_TIMEZONES, CURRENCIES, Percent, bp_to_rate, rate_to_bp
 from webapp.booking.models import POLICIES, Offering
 from webapp.clients import ClientSchema as SharedClientSchema
@@ -271,11 +272,7 @@ class ManageTokenSchema(Schema):
 class ConfirmSchema(ManageTokenSchema):
     """`confirm`: the manage token, and the card the page made when money moves at once."""
 
-    payment_method_id = fields.String(
-        load_default=None,
-        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
-        metadata={"description": "card_step `payment`: the PaymentMethod from createPaymentMethod"},
-    )
+    payment_method_id = checkout_fields.payment_method_id()
 
 
 class RescheduleSchema(ManageTokenSchema):

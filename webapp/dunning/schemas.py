@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from billing.dunning.schedule import ACCOUNTS_DEPARTMENT, FREELANCER
+from webapp import checkout_fields
 from webapp.validation import BoundedDate
 
 MAX_MINOR = 10**11  # a billion euros: anything larger is a typo
@@ -28,10 +29,7 @@ class PayConfirmSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    payment_method_id = fields.String(
-        load_default=None,
-        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
-    )
+    payment_method_id = checkout_fields.payment_method_id()
 
 
 class DisputeSchema(Schema):

@@ -15,6 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from webapp import checkout_fields
 from webapp.accounts.schemas import CURRENCIES
 from webapp.clients import ClientSchema
 from webapp.messages.models import MAX_ANSWER_DELAY_HOURS
@@ -117,10 +118,7 @@ class MessageTokenSchema(_Strict):
 class MessageConfirmSchema(MessageTokenSchema):
     """`confirm`: the token, and the card the page made (`card_step` `payment`)."""
 
-    payment_method_id = fields.String(
-        load_default=None,
-        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
-    )
+    payment_method_id = checkout_fields.payment_method_id()
 
 
 class MessageFollowUpSchema(MessageTokenSchema):

@@ -17,6 +17,7 @@ from marshmallow import (
 )
 from stdnum.fr import siret as stdnum_siret
 
+from webapp import checkout_fields
 from webapp.accounts.schemas import CURRENCIES
 from webapp.clients import ClientSchema
 from webapp.quotes.transitions import ON_DATE, TRIGGERS
@@ -157,10 +158,7 @@ class QuoteAcceptSchema(StrictSchema):
 class QuoteConfirmSchema(StrictSchema):
     acceptance_id = Id(load_default=None, allow_none=True)
     # `card_step` `payment`: the card made on the page (createPaymentMethod).
-    payment_method_id = fields.String(
-        load_default=None,
-        validate=validate.Regexp(r"^pm_[A-Za-z0-9_]{1,250}$", error="Not a PaymentMethod id."),
-    )
+    payment_method_id = checkout_fields.payment_method_id()
 
 
 class QuoteDeclineSchema(StrictSchema):
