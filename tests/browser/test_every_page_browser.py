@@ -64,6 +64,8 @@ def check(page: Any, path: str, name: str, artifact: Any) -> list[str]:
         wrong.append(f"{path} is {width[0]} px wide on a {width[1]} px screen")
     if found := ISO_TIMESTAMP.findall(text) + SNAKE_CASE.findall(text):
         wrong.append(f"{path} shows {sorted(set(found))}")
+    if page.title().strip() in ("", "Acompte"):
+        wrong.append(f"{path} has no title of its own")  # e.g. "Réservations — Acompte"
     return wrong
 
 

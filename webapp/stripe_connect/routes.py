@@ -19,8 +19,13 @@ def settings():
     errors: dict[str, list[str]] = {}
     in_flight: str | None = None
     form = {"publishable_key": request.form.get("publishable_key", "")}
+    checked = None
     if request.method == "POST":
-        if request.form.get("action") == "disconnect":
+        if request.form.get("action") == "test":
+            from webapp.stripe_connect.check import check_connection
+
+            checked = check_connection(current_user.id)
+        elif request.form.get("action") == "disconnect":
             try:
                 service.disconnect(current_user.id)
             except service.MoneyInFlight as exc:
@@ -58,5 +63,6 @@ def settings():
         form=form,
         errors=errors,
         in_flight=in_flight,
+        checked=checked,
     )
     return page, (409 if in_flight else 422 if errors else 200)
