@@ -232,6 +232,7 @@ PUBLIC_FREELANCER = obj(
     }
 )
 SLOTS = obj({"slots": array(obj({"start": DATE_TIME, "end": DATE_TIME})), "timezone": STR})
+CARD_STEP = {"type": "string", "enum": ["payment", "setup"]}
 BOOKED = obj(
     {
         "booking_id": INT,
@@ -239,6 +240,8 @@ BOOKED = obj(
         "manage_token": STR,
         "pending_expires_at": nullable(DATE_TIME),
         "setup_intent_client_secret": STR,
+        # `payment`: send a PaymentMethod with confirm (one 3-D Secure); `setup`: the SetupIntent.
+        "card_step": CARD_STEP,
     }
 )
 CANCELLATION_QUOTE = obj(
@@ -288,7 +291,7 @@ BOOKING_CONFIRMED = obj(
     {"status": BOOKING_STATUS, "payment_intent_client_secret": STR},
     optional=("payment_intent_client_secret",),
 )
-SETUP_SECRET = obj({"setup_intent_client_secret": STR})
+SETUP_SECRET = obj({"setup_intent_client_secret": STR, "card_step": CARD_STEP})
 RESCHEDULED = obj({"status": BOOKING_STATUS, "start": DATE_TIME, "end": DATE_TIME})
 
 PUBLIC_QUOTE = obj(
@@ -302,7 +305,12 @@ PUBLIC_QUOTE = obj(
     }
 )
 QUOTE_ACCEPTING = obj(
-    {"setup_intent_client_secret": STR, "acceptance_id": INT, "content_sha256": STR}
+    {
+        "setup_intent_client_secret": STR,
+        "acceptance_id": INT,
+        "content_sha256": STR,
+        "card_step": CARD_STEP,
+    }
 )
 # After the deposit: the quote's status, `payment_failed` (declined) or `requires_action`
 # (3-D Secure: then `requires_action: true` and the PaymentIntent's secret).
@@ -326,6 +334,7 @@ PAY_PAGE = obj(
         "invoice_number": nullable(STR),
         "setup_intent_client_secret": nullable(STR),  # null once the case is closed
         "publishable_key": nullable(STR),
+        "card_step": CARD_STEP,
     }
 )
 PAY_OUTCOME = obj(
