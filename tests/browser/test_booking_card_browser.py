@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -229,7 +229,12 @@ def test_a_reschedule_keeps_the_hold_and_says_so(page, live_server, artifact, la
     # when the client moves it to another free time on the manage page
     page.goto(f"{live_server.url}/b/{booking_id}/manage?token={token}&lang={lang}")
     page.locator("#reschedule-open").click()
-    page.locator("#days button.day").nth(4).click()  # a later day: still free to cancel
+    # four days from now, later but still within the hold's week (next month's grid if need be)
+    later = (date.today() + timedelta(days=4)).isoformat()
+    page.locator("#days button.day").first.wait_for()
+    if page.locator(f'#days button[data-date="{later}"]').count() == 0:
+        page.locator('#days [data-nav="next"]').click()
+    page.locator(f'#days button.day[data-date="{later}"]').click()
     page.locator("#times button.slot").nth(2).click()
     page.locator("#reschedule-submit").click()
     page.wait_for_function(

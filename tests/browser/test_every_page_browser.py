@@ -87,6 +87,7 @@ def freelancer_pages(ids: dict[str, list[Any]]) -> list[str]:
         f"/messages/{question}",
         "/messages/settings",
         "/invoices",
+        "/books",
         "/dunning/",
         "/dunning/settings",
         "/settings/stripe",
