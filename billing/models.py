@@ -50,6 +50,8 @@ class Event(Base):
     __table_args__ = (
         # The timeline query: one object's events in order.
         UniqueConstraint("subject_type", "subject_id", "id", name="subject_timeline"),
+        # Recent events of one kind (the late-money notices' sweep).
+        Index("ix_event_action_occurred", "action", "occurred_at"),
     )
 
 

@@ -112,3 +112,49 @@ def test_money_arriving_after_the_booking_closed_is_refunded_in_full(
     returned = [e for e in told if "returned" in e.subject or "rendu" in e.subject]
     assert len(returned) == 1, [e.subject for e in told]
     assert "100" in returned[0].body_text
+
+
+def test_late_money_given_back_is_told_once_even_if_we_die_before_the_notice(
+    app, client, db_session, gateway, seller, monkeypatch
+):
+    from webapp.booking import emails
+    from webapp.mail.models import OutboundEmail
+
+    # given late money on an expired booking, and a process that dies right after the refund
+    booking_id, intent = started_with_3ds(client, db_session, gateway, seller)
+    booking = lock_booking(db_session, booking_id)
+    transition(db_session, booking, "expired", actor=events.SYSTEM, target_minor=0)
+    db_session.commit()
+    gateway.complete_authentication(intent, True)
+    real, calls = emails.send_late_money_returned, []
+
+    def dying(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("killed before the notice committed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(emails, "send_late_money_returned", dying)
+    at = datetime.now(UTC) + timedelta(minutes=10)
+    first = run_due(app, at)
+    # then the money went back, and nobody was told yet
+    assert gateway.refunded_minor(intent) == 10_000, first
+    client_email = db_session.get(Booking, booking_id).client_email
+
+    def returned() -> list[str]:
+        db_session.expire_all()
+        told = db_session.scalars(
+            select(OutboundEmail).where(OutboundEmail.to_addr == client_email)
+        ).all()
+        return [e.body_text for e in told if "returned" in e.subject or "rendu" in e.subject]
+
+    assert returned() == [] and len(calls) == 1, first
+    # when the due work runs again, twice, a few minutes later
+    second = run_due(app, at + timedelta(minutes=5))
+    third = run_due(app, at + timedelta(minutes=10))
+    # then the client is told once, with what went back, and nothing is refunded twice
+    assert any("late-money notice sent" in line for line in second), second
+    assert not any("late-money" in line for line in third), third
+    bodies = returned()
+    assert len(bodies) == 1 and "100" in bodies[0], bodies
+    assert gateway.refunded_minor(intent) == 10_000

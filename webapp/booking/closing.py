@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from billing import events, payments
 from billing.db import utcnow
 from billing.errors import AlreadyDone, NotAllowed
-from webapp.booking import emails, policies
+from webapp.booking import policies
 from webapp.booking.ledger import refresh_payment_state, totals
 from webapp.booking.lifecycle import (
     booking_for_client,
@@ -229,12 +229,22 @@ def settle_late(session: Session, booking_id: int, now: datetime) -> str | None:
     booking = lock_booking(session, booking_id)
     booking.settle_due = False
     refresh_payment_state(session, booking)
+    # In the same commit: the notice owed once the money is back (the sweep sends it if we die).
+    settling = events.record(
+        session,
+        subject_type="booking",
+        subject_id=booking.id,
+        action=catch_up.LATE_MONEY_EVENT,
+        freelancer_id=booking.freelancer_id,
+        actor=events.SYSTEM,
+        data={"refunded_minor": before.refunded_minor, "released_minor": before.released_minor},
+    )
     session.commit()
     if to_execute:
         execute(session, gateway, to_execute, now)
+    catch_up.send_late_money_once(session, settling.id)
+    session.commit()
     t = totals(session, booking)
-    if t.refunded_minor > before.refunded_minor or t.released_minor > before.released_minor:
-        emails.send_late_money_returned(session, booking, kept_minor=t.captured_minor)
     return f"booking {booking.id}: late payment settled, {t.captured_minor} kept"
 
 

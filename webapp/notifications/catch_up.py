@@ -6,11 +6,14 @@ cancelled the booking, and after Stripe answered. A failed hold's "fix your
 card" e-mail follows the hold's own commit. A crash in between would lose the
 e-mail, so:
 
-- each is sent through `send_cancellation_once` / `send_fix_card_once`, under
+- each is sent through `send_cancellation_once` / `send_fix_card_once` /
+  `send_late_money_once` (money that arrived after the booking closed, given
+  back by `booking-settle`), under
   the booking's lock, with a `NoticeSent` row (unique per notice) written in the
   transaction that enqueues the e-mail;
 - the due kind `booking-notices` finds cancelled bookings and failed holds of
-  the last days without their row (a minute after the change, so the request
+  the last days without their row (and late-money settlings, recorded as an
+  event in the transaction that decided them; a minute after the change, so the request
   that made it sends its own) and sends what is missing.
 
 Either way, the row makes it once. Migration 0021 wrote the rows of what was
@@ -30,6 +33,8 @@ from webapp.due import DueKind
 from webapp.notifications.models import NoticeSent
 
 CANCELLED_NOTICE, FIX_CARD_NOTICE = "booking_cancelled", "fix_card"
+# Late money given back (`closing.settle_late`): one notice per settling, keyed by its event.
+LATE_MONEY_NOTICE, LATE_MONEY_EVENT = "late_money_returned", "late_money_settling"
 # The request that changed the status sends its own notice; the sweep waits this long.
 GRACE = timedelta(minutes=1)
 # How far back the sweep looks (bounded queries); older changes were told or given up.
@@ -143,6 +148,57 @@ def send_fix_card_once(session: Session, booking_id: int, payment_id: int) -> bo
     return True
 
 
+def send_late_money_once(session: Session, event_id: int, *, now: datetime | None = None) -> bool:
+    """Tell the client what went back of the money that arrived late, unless told (flushes).
+
+    `event_id` is the `late_money_settling` event `settle_late` recorded with
+    the totals before it gave anything back. Locks the booking. With `now`
+    (the sweep), waits while a refund is still in doubt. Nothing is sent when
+    nothing went back after all (the settling kept it all as the fee).
+    """
+    from webapp.booking import emails
+    from webapp.booking.ledger import totals
+    from webapp.booking.lifecycle import lock_booking
+
+    event = session.get(Event, event_id)
+    if event is None or event.action != LATE_MONEY_EVENT:
+        return False
+    booking = lock_booking(session, int(event.subject_id))
+    if _sent(session, LATE_MONEY_NOTICE, "event", event_id):
+        return False
+    if (
+        now is not None
+        and now < event.occurred_at + SETTLE_WAIT
+        and _money_moving(session, booking.id)
+    ):
+        return False
+    before = event.data or {}
+    t = totals(session, booking)
+    went_back = t.refunded_minor > int(before.get("refunded_minor", 0)) or (
+        t.released_minor > int(before.get("released_minor", 0))
+    )
+    if went_back:
+        emails.send_late_money_returned(session, booking, kept_minor=t.captured_minor)
+    _mark(session, LATE_MONEY_NOTICE, "event", event_id)
+    return went_back
+
+
+def _untold_late_money(now: datetime):  # noqa: ANN202 (a select)
+    """Late-money settlings of the last days (a minute old or more) without their notice."""
+    return select(Event.id, Event.subject_id).where(
+        Event.action == LATE_MONEY_EVENT,
+        Event.occurred_at >= now - WINDOW,
+        Event.occurred_at <= now - GRACE,
+        ~exists().where(
+            and_(
+                NoticeSent.kind == LATE_MONEY_NOTICE,
+                NoticeSent.subject_type == "event",
+                NoticeSent.subject_id == cast(Event.id, String),
+            )
+        ),
+    )
+
+
 def _failed_holds():  # noqa: ANN202 (a select)
     """Failed off-session holds of bookings, newest last."""
     return select(Payment).where(
@@ -193,11 +249,15 @@ def find_missing(session: Session, now: datetime) -> list[int]:
         )
         .limit(BATCH)
     ).all()
-    return sorted(set(cancelled) | set(unfixed))[:BATCH]
+    late = {
+        int(subject_id) for _, subject_id in session.execute(_untold_late_money(now).limit(BATCH))
+    }
+    return sorted(set(cancelled) | set(unfixed) | late)[:BATCH]
 
 
 def send_missing(session: Session, booking_id: int, now: datetime) -> str | None:
-    """Send what one booking's client was not told: its cancellation, or its failed hold."""
+    """Send what one booking's client was not told: its cancellation, its failed hold,
+    or the late money given back."""
     if send_cancellation_once(session, booking_id, now=now):
         return f"booking {booking_id}: cancellation notice sent"
     latest = session.scalar(
@@ -208,6 +268,13 @@ def send_missing(session: Session, booking_id: int, now: datetime) -> str | None
     )
     if latest is not None and send_fix_card_once(session, booking_id, latest.id):
         return f"booking {booking_id}: fix-card notice sent"
+    untold = session.scalars(
+        _untold_late_money(now)
+        .with_only_columns(Event.id)
+        .where(Event.subject_type == "booking", Event.subject_id == str(booking_id))
+    ).all()
+    if any([send_late_money_once(session, event_id, now=now) for event_id in untold]):
+        return f"booking {booking_id}: late-money notice sent"
     return None
 
 
