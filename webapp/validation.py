@@ -130,7 +130,12 @@ MAX_ID_TEXT = str(MAX_ID)
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2199, 12, 31)
 
-BAD_STRING = N_("Must not contain a NUL character or an unpaired surrogate.")
+BAD_STRING = N_(
+    "Must not contain a control character (other than tabs and line breaks) "
+    "or an unpaired surrogate."
+)
+# What no document can carry: XML 1.0 (Factur-X, CalDAV) refuses these, PostgreSQL the NUL.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 OUT_OF_RANGE_ID = N_("Not a valid id.")
 OUT_OF_RANGE_DATE = N_("Must be between 1900-01-01 and 2199-12-31.")
 
@@ -205,8 +210,10 @@ class BoundedAwareDateTime(fields.AwareDateTime):
 
 
 def bad_string(value: str) -> bool:
-    """True when `value` cannot be stored as text: a NUL, or a surrogate UTF-8 cannot encode."""
-    if "\x00" in value:
+    """True when `value` cannot be stored or written into a document: a control character
+    other than tab, line feed and carriage return (a NUL among them), or a surrogate
+    UTF-8 cannot encode."""
+    if _CONTROL.search(value):
         return True
     try:
         value.encode("utf-8")
@@ -241,7 +248,7 @@ _UNGUARDED_PREFIXES = ("/stripe/webhook",)
 
 
 def bad_input_field() -> tuple[str, str] | None:
-    """(`where`, field) of the request's first NUL or lone surrogate, or None.
+    """(`where`, field) of the request's first control character or lone surrogate, or None.
 
     `where` is `path` (a URL segment: the route names nothing), `query`, `form`
     or `json`. A lone surrogate escape (`"\\ud800"`) is valid JSON and parses to
@@ -274,7 +281,7 @@ def bad_input_field() -> tuple[str, str] | None:
 
 
 def refuse_bad_strings():  # noqa: ANN201
-    """A `before_request` hook: NUL and lone surrogates anywhere → 422 naming the field.
+    """A `before_request` hook: control characters and lone surrogates anywhere → 422.
 
     Nothing has run yet, so nothing is changed. A URL segment with one is a 404
     (no object has such a name). Pages get the error page, the API the error shape.
@@ -300,7 +307,7 @@ def refuse_bad_strings():  # noqa: ANN201
 
 
 def register_input_guards(app) -> None:  # noqa: ANN001
-    """Bounded `<int:…>` ids on every route, and the NUL/surrogate guard on every request.
+    """Bounded `<int:…>` ids on every route, and the bad-string guard on every request.
 
     Must run before any blueprint is registered: a rule takes its converter when added.
     """

@@ -259,7 +259,8 @@ def test_huge_amounts_in_bodies_are_422(client, seller):
 
 # --- 2. NUL and lone surrogates ---------------------------------------------------------
 
-BAD = ["nul\u0000byte", "lone \ud800 surrogate", "\udfff"]
+# NUL, lone surrogates, and the control characters no XML document (Factur-X) can carry.
+BAD = ["nul\u0000byte", "lone \ud800 surrogate", "\udfff", "bell\u0007", "Qc\u0011k\u001a"]
 
 
 def _raw_json(client, method, url, body: dict[str, Any], headers=None):

@@ -271,3 +271,23 @@ def test_pages_list_detail_pdf_and_transfer_form(
     _login(client, make_freelancer())
     assert client.get(f"/invoices/{invoice_id}").status_code == 404
     assert client.get(f"/invoices/{invoice_id}.pdf").status_code == 404
+
+
+def test_a_credit_note_reason_with_a_control_character_is_refused_and_nothing_issued(
+    client, seller, make_invoice
+):
+    # given an issued invoice (its documents are Factur-X: XML 1.0 cannot carry U+0011)
+    invoice_id = make_invoice(seller["id"], 10_000)
+    url = f"/api/v1/invoices/{invoice_id}/credit-notes"
+    # when a credit note's reason carries control characters (the fuzzer's find: a 500)
+    answer = client.post(url, json={"reason": "\u00ceQc\u0011k\u001a"}, headers=seller["headers"])
+    # then it is refused, naming the field, and nothing is credited
+    assert answer.status_code == 422, answer.get_json()
+    assert "reason" in answer.get_json()["error"]["fields"]
+    invoice = client.get(f"/api/v1/invoices/{invoice_id}", headers=seller["headers"]).get_json()
+    assert invoice["credit_notes"] == [] and invoice["status"] != "credited"
+    # while tabs and line breaks, and characters beyond the BMP, are text like any other
+    made = client.post(
+        url, json={"reason": "Séance annulée\n\tle client 🙂"}, headers=seller["headers"]
+    )
+    assert made.status_code == 201, made.get_json()
