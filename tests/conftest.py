@@ -1,7 +1,8 @@
 """Shared fixtures: an app on a migrated SQLite file per test, API helpers, PostgreSQL.
 
 PostgreSQL tests need TEST_DATABASE_URL; they are skipped with a visible reason
-elsewhere and required when REQUIRE_POSTGRES=1 (CI).
+elsewhere and required when REQUIRE_POSTGRES=1 (CI). Under pytest-xdist each
+worker gets a database of its own on that server (`<name>_gw0`, …).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from webapp import create_app
 from webapp.extensions import make_engine
 from webapp.migrate import upgrade
 
-pytest_plugins = ["tests.plugins.fake_stripe", "tests.plugins.smtp"]
+pytest_plugins = ["tests.plugins.fake_stripe", "tests.plugins.smtp", "tests.faults.report"]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -198,7 +199,29 @@ def pg_url() -> str:
             "PostgreSQL tests need TEST_DATABASE_URL "
             "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)",
         )
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return worker_database(url, worker) if worker else url
+
+
+def worker_database(url: str, worker: str) -> str:
+    """`<name>_<worker>` on the same server, created if missing: one per xdist worker.
+
+    Every PostgreSQL test drops and recreates its database's schema, so two
+    workers sharing one database would wipe each other's tables mid-test.
+    """
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:
