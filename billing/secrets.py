@@ -1,15 +1,14 @@
 """Encryption at rest for Stripe keys: Fernet (AES-128-CBC + HMAC), rotatable.
 
 Keys come from configuration, newest first. Decryption tries every key;
-encryption uses the newest; `rotate` re-encrypts with the newest.
+encryption uses the newest; `rotate` re-encrypts with the newest. `cryptography`
+is imported with the first box (a command that reads no Stripe key never does).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
 class SecretDecryptionError(Exception):
@@ -28,6 +27,8 @@ class SecretBox:
     def __init__(self, keys: list[str]) -> None:
         if not keys:
             raise ValueError("at least one encryption key is required")
+        from cryptography.fernet import Fernet, MultiFernet
+
         self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
 
     @classmethod
@@ -41,6 +42,8 @@ class SecretBox:
         return self._fernet.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
@@ -48,6 +51,8 @@ class SecretBox:
 
     def rotate(self, token: str) -> str:
         """The same secret encrypted with the newest key."""
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._fernet.rotate(token.encode()).decode()
         except InvalidToken:

@@ -6,26 +6,23 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import get_locale
 
 from webapp.config import PROJECT_ROOT, from_environment
-from webapp.extensions import babel, csrf, db, limiter, login_manager
+from webapp.deferred import AcompteFlask
+from webapp.extensions import babel, db
 from webapp.routing import LazyBuilderRule
-from webapp.validation import N_, register_input_guards
 
 SUPPORTED_LOCALES = ("fr", "en")
-LOGIN_MESSAGE = N_("Please log in to access this page.")
 
 
-def _translate(message: str) -> str:
-    from flask_babel import gettext
+def create_app(config: dict[str, Any] | None = None, *, defer_web: bool | None = None) -> Flask:
+    """Build the app from the environment, then apply `config` overrides (tests).
 
-    return gettext(message)
-
-
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app from the environment, then apply `config` overrides (tests)."""
-    app = Flask(
+    The web layer (`webapp.web`: pages, API, request hooks) is installed at
+    once, or on first need when `defer_web` (default: when the `flask` command
+    loads the app, so that a command that serves no page starts fast).
+    """
+    app = AcompteFlask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "webapp" / "static"),
@@ -33,11 +30,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.url_rule_class = LazyBuilderRule  # URL builders made on first url_for
     register_config(app, config)
-    register_input_guards(app)  # before any route: bounded <int:…>, no NUL in input
     register_extensions(app)
-    register_blueprints(app)
-    register_errors(app)
-    register_security_headers(app)
+    if defer_web is None:
+        defer_web = loaded_by_flask_command()
+    if defer_web:
+        app.defer_web(install_web)
+    else:
+        install_web(app)
     register_cli(app)
     register_billing(app)
     # A public page's cached profile is invalidated by the flush that changes it.
@@ -45,6 +44,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     public_cache.install()
     return app
+
+
+def install_web(app: Flask) -> None:
+    """The web layer's steps (`webapp.web`), imported only when installed."""
+    from webapp import web
+
+    web.install_web(app)
+
+
+def loaded_by_flask_command() -> bool:
+    """Whether the `flask` command is loading the app (it calls us in its click context)."""
+    import click
+    from flask.cli import ScriptInfo
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.find_object(ScriptInfo) is not None
 
 
 def register_config(app: Flask, overrides: dict[str, Any] | None) -> None:
@@ -76,12 +91,13 @@ def policy_name(policy: str) -> str:
 def select_locale() -> str:
     """The freelancer's language when logged in, else the browser's, else French."""
     from flask import has_request_context
-    from flask_login import current_user
 
     if not has_request_context():
         # Background work (run-due, the worker): e-mails set their recipient's
         # locale with force_locale; anything else falls back to French.
         return "fr"
+    from flask_login import current_user
+
     chosen = request.args.get("lang") or request.cookies.get("lang")
     if chosen in SUPPORTED_LOCALES:
         return chosen
@@ -91,77 +107,9 @@ def select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    """What every command needs: the database, and the translations (e-mails, PDFs)."""
     db.init_app(app)
-    csrf.init_app(app)
-    # Explicit per app: flask-limiter's one Limiter otherwise keeps the
-    # `enabled` of the previous app it was bound to (an app built with
-    # RATELIMIT_ENABLED=False would switch log-in throttling off for the next).
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
-    from webapp.i18n import register_i18n
-
-    register_i18n(app)
-    login_manager.init_app(app)
-    login_manager.login_view = "accounts.login"
-    # Flask-Login's flash, in the reader's language (the message is a catalog msgid).
-    login_manager.login_message = LOGIN_MESSAGE
-    login_manager.localize_callback = _translate
-    login_manager.session_protection = "strong"
-    app.jinja_env.globals["get_locale"] = get_locale
-    app.jinja_env.globals["SUPPORTED_LOCALES"] = SUPPORTED_LOCALES
-    from webapp.validation import translate_message
-
-    app.jinja_env.filters["tr"] = translate_message
-    from webapp.public.wording import money, state_word, status_text
-
-    # `{{ amount_minor|money(currency) }}`: integer minor units, in the page's locale.
-    app.jinja_env.filters["money"] = money
-    app.jinja_env.filters["status_text"] = status_text
-    app.jinja_env.filters["state_word"] = state_word
-    app.jinja_env.filters["policy_name"] = policy_name
-
-    # Sessions (version, lifetime, strong protection), log-in throttles, ProxyFix.
-    from webapp.accounts import security
-
-    security.init_app(app)
-
-
-def register_blueprints(app: Flask) -> None:
-    import importlib
-
-    from webapp.accounts.routes import bp as accounts_bp
-    from webapp.api import bp as api_bp
-    from webapp.dev.routes import bp as dev_bp
-    from webapp.features import FEATURES
-    from webapp.stripe_connect.routes import bp as stripe_connect_bp
-    from webapp.webhooks.routes import bp as webhooks_bp
-
-    # Feature modules (and the Stripe keys' API) attach their API routes to
-    # `api_bp` when imported, so they are imported before it is registered.
-    importlib.import_module("webapp.stripe_connect.api")
-    features = [importlib.import_module(name) for name in FEATURES]
-    app.register_blueprint(accounts_bp)
-    app.register_blueprint(stripe_connect_bp)
-    app.register_blueprint(api_bp, url_prefix="/api/v1")
-    app.register_blueprint(webhooks_bp)
-    app.register_blueprint(dev_bp)
-    for feature in features:
-        feature.register(app)
-    # The freelancer nav links only to the features this app has.
-    app.jinja_env.globals["nav_endpoints"] = frozenset(app.view_functions)
-
-
-def register_errors(app: Flask) -> None:
-    from webapp.errors import register_error_handlers
-
-    register_error_handlers(app)
-
-
-def register_security_headers(app: Flask) -> None:
-    from webapp.security import install_security_headers
-
-    install_security_headers(app)
 
 
 def register_cli(app: Flask) -> None:
@@ -193,3 +141,12 @@ def register_billing(app: Flask) -> None:
     # Last: a receipt carries the invoice the invoices' subscriber just issued.
     notices_subscribe()
     register_due_work(app)
+    # What features wire up beyond their pages (webapp.features: `connect(app)`).
+    import importlib
+
+    from webapp.features import FEATURES
+
+    for name in FEATURES:
+        connect = getattr(importlib.import_module(name), "connect", None)
+        if connect is not None:
+            connect(app)

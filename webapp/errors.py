@@ -6,8 +6,6 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, make_response, render_template, request
-from flask_wtf.csrf import CSRFError
-from marshmallow import ValidationError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
@@ -182,6 +180,10 @@ def _discard() -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
+    # Here, not at the top: the due work imports `ApiError` without marshmallow or Flask-WTF.
+    from flask_wtf.csrf import CSRFError
+    from marshmallow import ValidationError
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         _discard()

@@ -1,17 +1,20 @@
-"""Extensions, created unbound; `create_app` binds them."""
+"""Extensions, created unbound; `create_app` binds them.
+
+`db` and `babel` serve every command. `login_manager`, `csrf` and `limiter`
+serve requests only: each is created on first use (`from webapp.extensions
+import limiter` creates it), so that a command whose app defers its web layer
+(`webapp.deferred`) does not import Flask-Limiter, Flask-WTF or Flask-Login.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_wtf import CSRFProtect
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
@@ -75,7 +78,51 @@ class Database:
 
 
 db = Database()
-login_manager = LoginManager()
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 babel = Babel()
+
+if TYPE_CHECKING:
+    from flask_limiter import Limiter
+    from flask_login import LoginManager
+    from flask_wtf import CSRFProtect
+
+    login_manager: LoginManager
+    csrf: CSRFProtect
+    limiter: Limiter
+
+
+def _login_manager() -> Any:
+    from flask_login import LoginManager
+
+    return LoginManager()
+
+
+def _csrf() -> Any:
+    from flask_wtf import CSRFProtect
+
+    return CSRFProtect()
+
+
+def _limiter() -> Any:
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    return Limiter(key_func=get_remote_address, default_limits=[])
+
+
+_MADE_ON_FIRST_USE: dict[str, Callable[[], Any]] = {
+    "login_manager": _login_manager,
+    "csrf": _csrf,
+    "limiter": _limiter,
+}
+_making = threading.Lock()
+
+
+def __getattr__(name: str) -> Any:
+    """`login_manager`, `csrf`, `limiter`: one each per process, made on first use."""
+    make = _MADE_ON_FIRST_USE.get(name)
+    if make is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _making:
+        if name not in globals():
+            globals()[name] = make()
+    return globals()[name]

@@ -116,9 +116,8 @@ PATTERNS = [
 
 # --- Bounded input: ids, dates, strings ------------------------------------------------
 
-from datetime import date, datetime  # noqa: E402
+from datetime import date  # noqa: E402
 
-from marshmallow import ValidationError, fields, validate  # noqa: E402
 from werkzeug.routing import IntegerConverter  # noqa: E402
 
 # Every id column is a 32-bit INTEGER on PostgreSQL (a SQLite INTEGER holds 64 bits);
@@ -165,48 +164,6 @@ class BoundedIntConverter(IntegerConverter):
 
     def __init__(self, map, *args, min=0, max=MAX_ID, **kwargs):  # noqa: A002, ANN001, ANN002, ANN003, ANN204
         super().__init__(map, *args, min=min, max=max, **kwargs)
-
-
-def Id(**kwargs):  # noqa: ANN003, ANN201, N802 (a field factory, named like a field)
-    """An integer id in a body: strict, 1 … 2^31-1, else 422 with a field message."""
-    kwargs.setdefault("strict", True)
-    kwargs.setdefault("validate", validate.Range(1, MAX_ID, error=OUT_OF_RANGE_ID))
-    return fields.Integer(**kwargs)
-
-
-def _check_date(value: date | datetime | None) -> None:
-    if value is None:
-        return
-    day = value.date() if isinstance(value, datetime) else value
-    if not MIN_DATE <= day <= MAX_DATE:
-        raise ValidationError(OUT_OF_RANGE_DATE)
-
-
-class BoundedDate(fields.Date):
-    """A date between 1900-01-01 and 2199-12-31."""
-
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        result = super()._deserialize(value, attr, data, **kwargs)
-        _check_date(result)
-        return result
-
-
-class BoundedDateTime(fields.DateTime):
-    """A date and time whose day lies between 1900-01-01 and 2199-12-31."""
-
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        result = super()._deserialize(value, attr, data, **kwargs)
-        _check_date(result)
-        return result
-
-
-class BoundedAwareDateTime(fields.AwareDateTime):
-    """`fields.AwareDateTime`, its day between 1900-01-01 and 2199-12-31."""
-
-    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        result = super()._deserialize(value, attr, data, **kwargs)
-        _check_date(result)
-        return result
 
 
 def bad_string(value: str) -> bool:
@@ -313,3 +270,16 @@ def register_input_guards(app) -> None:  # noqa: ANN001
     """
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(refuse_bad_strings)
+
+
+# The marshmallow fields (`Id`, `BoundedDate`, ...) live in `webapp.bounded_fields`:
+# importing this module (its `N_`, the guards) does not import marshmallow.
+_FIELDS = ("Id", "BoundedDate", "BoundedDateTime", "BoundedAwareDateTime")
+
+
+def __getattr__(name: str) -> object:
+    if name in _FIELDS:
+        from webapp import bounded_fields
+
+        return getattr(bounded_fields, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

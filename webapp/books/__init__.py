@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp.books import api as _api  # noqa: F401  (attaches routes to the API blueprint)
-from webapp.books import api_reports as _api_reports  # noqa: F401  (the same, for the reports)
+# The modules that attach this feature's routes to the API blueprint, imported by
+# the app factory before it registers that blueprint (not on import: the due work
+# and the models import this package without its API).
+API_MODULES: tuple[str, ...] = ("webapp.books.api", "webapp.books.api_reports")
 
 
 def register(app: Flask) -> None:

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp.calendars import api as _api  # noqa: F401  (attaches routes to the API blueprint)
+# The modules that attach this feature's routes to the API blueprint, imported by
+# the app factory before it registers that blueprint (not on import: the due work
+# and the models import this package without its API).
+API_MODULES: tuple[str, ...] = ("webapp.calendars.api",)
+
+
+def connect(app: Flask) -> None:
+    """The write-back's listener on booking timelines (every command: run-due moves bookings)."""
+    from webapp.booking.lifecycle import listen
+    from webapp.calendars.writeback import booking_changed
+
+    listen(booking_changed)
 
 
 def register(app: Flask) -> None:
-    """The calendars page, and the write-back's listener on booking timelines."""
-    from webapp.booking.lifecycle import listen
+    """The calendars page."""
     from webapp.calendars.routes import bp
-    from webapp.calendars.writeback import booking_changed
 
     app.register_blueprint(bp)
-    listen(booking_changed)

@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp.invoices import api as _api  # noqa: F401  (attaches routes to the API blueprint)
-from webapp.invoices import ereporting as _ereporting  # noqa: F401
-from webapp.invoices import facturx_api as _facturx_api  # noqa: F401
+# The modules that attach this feature's routes to the API blueprint, imported by
+# the app factory before it registers that blueprint (not on import: the due work
+# and the models import this package without its API).
+API_MODULES: tuple[str, ...] = (
+    "webapp.invoices.api",
+    "webapp.invoices.ereporting",
+    "webapp.invoices.facturx_api",
+)
 
 
 def register(app: Flask) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp.quotes import api  # noqa: F401  (attaches the API routes)
+# The modules that attach this feature's routes to the API blueprint, imported by
+# the app factory before it registers that blueprint (not on import: the due work
+# and the models import this package without its API).
+API_MODULES: tuple[str, ...] = ("webapp.quotes.api",)
 
 
 def register(app: Flask) -> None:

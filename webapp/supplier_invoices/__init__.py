@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from webapp.supplier_invoices import api as _api  # noqa: F401  (attaches routes to the API)
+# The modules that attach this feature's routes to the API blueprint, imported by
+# the app factory before it registers that blueprint (not on import: the due work
+# and the models import this package without its API).
+API_MODULES: tuple[str, ...] = ("webapp.supplier_invoices.api",)
 
 
 def register(app: Flask) -> None:
