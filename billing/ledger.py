@@ -140,7 +140,7 @@ def transition(
         return False
     payment.status = new_status
     session.flush()
-    events.record(
+    events.append(
         session,
         subject_type="payment",
         subject_id=payment.id,

@@ -33,11 +33,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from billing import events
+from billing.claims import claim_capture, claim_create
 from billing.db import utcnow
 from billing.errors import AlreadyDone, GatewayRejected, GatewayUnavailable, NotAllowed
 from billing.gateway.port import CaptureMethod, PaymentGateway, SetupFutureUsage
@@ -113,6 +116,17 @@ def idempotency_key(payment: Payment, action: str) -> str:
     return f"{payment.idempotency_key}:{action}"
 
 
+@cache
+def _count_attempts() -> Any:
+    """The subject's earlier payments for this purpose: one statement, built once."""
+    table = Payment.__table__
+    return select(func.count()).where(
+        table.c.subject_type == bindparam("subject_type"),
+        table.c.subject_id == bindparam("subject_id"),
+        table.c.purpose == bindparam("purpose"),
+    )
+
+
 def prepare_payment(
     session: Session,
     *,
@@ -133,15 +147,14 @@ def prepare_payment(
     """
     if amount.amount_minor <= 0:
         raise NotAllowed("a payment needs a positive amount")
+    session.flush()  # as the ORM's autoflush would: a payment pending is counted
     attempt = 1 + (
-        session.scalar(
-            select(func.count(Payment.id)).where(
-                Payment.subject_type == subject.type,
-                Payment.subject_id == str(subject.id),
-                Payment.purpose == purpose,
-            )
+        session.connection()
+        .execute(
+            _count_attempts(),
+            {"subject_type": subject.type, "subject_id": str(subject.id), "purpose": purpose},
         )
-        or 0
+        .scalar_one()
     )
     payment = Payment(
         freelancer_id=customer.freelancer_id,
@@ -163,7 +176,7 @@ def prepare_payment(
     )
     session.add(payment)
     session.flush()
-    events.record(
+    events.append(
         session,
         subject_type="payment",
         subject_id=payment.id,
@@ -200,12 +213,7 @@ def execute_payment(
     made. `GatewayUnavailable` leaves the row in doubt for `reconcile`.
     """
     now = now or utcnow()
-    payment = lock_for_write(session, payment_id)
-    if payment.status != CREATED:
-        session.commit()
-        raise AlreadyDone(f"payment {payment_id} is already {payment.status}")
-    same_account(gateway, payment)
-    in_doubt = claim(session, payment, CREATE, now)
+    payment, in_doubt = claim_create(session, gateway, payment_id, now)
     customer = session.get(PaymentCustomer, payment.customer_id)
     assert customer is not None and customer.stripe_customer_id
     session.commit()
@@ -266,21 +274,7 @@ def capture(
     captured reliably, so the caller must charge the saved card instead.
     """
     now = now or utcnow()
-    payment = lock_for_write(session, payment_id)
-    if payment.status == SUCCEEDED:
-        raise AlreadyDone(f"payment {payment_id} is already captured")
-    if payment.status != AUTHORIZED:
-        raise NotAllowed(f"payment {payment_id} is {payment.status}, not authorized")
-    if payment.hold_expires_at is not None and now >= payment.hold_expires_at:
-        raise NotAllowed(
-            f"the hold of payment {payment_id} expired at {payment.hold_expires_at.isoformat()}"
-        )
-    if amount_minor is not None and not 0 < amount_minor <= payment.amount_capturable_minor:
-        raise NotAllowed(f"capture amount must be between 1 and {payment.amount_capturable_minor}")
-    same_account(gateway, payment)
-    # The amount travels with the mark, so that the sweep can redo a capture
-    # that never reached Stripe.
-    claim(session, payment, CAPTURE if amount_minor is None else f"{CAPTURE}:{amount_minor}", now)
+    payment = claim_capture(session, gateway, payment_id, amount_minor, now)
     assert payment.stripe_payment_intent_id
     intent_id, key = payment.stripe_payment_intent_id, idempotency_key(payment, CAPTURE)
     session.commit()

@@ -25,6 +25,7 @@ import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote_plus
 
 import requests
 import stripe
@@ -178,13 +179,15 @@ class StripeGateway:
             params["payment_method_options"] = {"card": {"setup_future_usage": setup_future_usage}}
         try:
             intent = self._call(
-                lambda: self._client.v1.payment_intents.create(
-                    params=params,
+                lambda: self._intent(
+                    "post",
+                    "",
+                    params,
                     # No blind network retry of a charge: if the answer is
                     # lost, the caller looks the PaymentIntent up instead of
                     # trusting the key (a fake Stripe, or a key over 24 h old,
                     # would charge twice).
-                    options={"idempotency_key": idempotency_key, "max_network_retries": 0},
+                    {"idempotency_key": idempotency_key, "max_network_retries": 0},
                 ),
                 translate_card_errors=False,
             )
@@ -196,7 +199,7 @@ class StripeGateway:
             if payment_intent_id is None:
                 raise translate(exc) from exc
             return self.retrieve_payment_intent(payment_intent_id)
-        return payment_intent_result(intent.to_dict())
+        return payment_intent_result(intent)
 
     def attach_payment_method(
         self, payment_method_id: str, *, customer_id: str, idempotency_key: str
@@ -213,8 +216,9 @@ class StripeGateway:
 
     def retrieve_payment_intent(self, payment_intent_id: str) -> PaymentIntentResult:
         """Read a PaymentIntent's current state."""
-        intent = self._call(lambda: self._client.v1.payment_intents.retrieve(payment_intent_id))
-        return payment_intent_result(intent.to_dict())
+        return payment_intent_result(
+            self._call(lambda: self._intent("get", f"/{quote_plus(payment_intent_id)}"))
+        )
 
     def capture_payment_intent(
         self, payment_intent_id: str, *, amount_minor: int | None, idempotency_key: str
@@ -223,23 +227,21 @@ class StripeGateway:
         params: dict[str, Any] = {}
         if amount_minor is not None:
             params["amount_to_capture"] = amount_minor
-        intent = self._call(
-            lambda: self._client.v1.payment_intents.capture(
-                payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
+        path = f"/{quote_plus(payment_intent_id)}/capture"
+        return payment_intent_result(
+            self._call(
+                lambda: self._intent("post", path, params, {"idempotency_key": idempotency_key})
             )
         )
-        return payment_intent_result(intent.to_dict())
 
     def cancel_payment_intent(
         self, payment_intent_id: str, *, idempotency_key: str
     ) -> PaymentIntentResult:
         """Cancel a PaymentIntent, releasing any hold."""
-        intent = self._call(
-            lambda: self._client.v1.payment_intents.cancel(
-                payment_intent_id, options={"idempotency_key": idempotency_key}
-            )
+        path = f"/{quote_plus(payment_intent_id)}/cancel"
+        return payment_intent_result(
+            self._call(lambda: self._intent("post", path, {}, {"idempotency_key": idempotency_key}))
         )
-        return payment_intent_result(intent.to_dict())
 
     def refund(
         self,
@@ -336,6 +338,24 @@ class StripeGateway:
         return stripe_balance.list_payout_transactions(self._client, self._call, payout_id)
 
     # --- plumbing -----------------------------------------------------------
+
+    def _intent(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One PaymentIntent request, answered as Stripe's JSON.
+
+        The SDK's own request (same encoding, retries, headers and errors —
+        `StripeClient.raw_request`), without building its `StripeObject` tree
+        only to turn it back into a dict: about a millisecond a call (issue 14).
+        """
+        response = self._client.raw_request(
+            method, f"/v1/payment_intents{path}", **(params or {}), **(options or {})
+        )
+        return response.data  # type: ignore[no-any-return]
 
     def _call(self, operation: Callable[[], T], *, translate_card_errors: bool = True) -> T:
         """Run one SDK call, backing off on 429, and translate its errors."""
