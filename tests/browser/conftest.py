@@ -138,7 +138,10 @@ def browser() -> Iterator[Any]:
 
 def _new_page(browser: Any, **options: Any) -> Iterator[Any]:
     context = browser.new_context(timezone_id=BROWSER_TIMEZONE, **options)
-    context.set_default_timeout(10_000)
+    # Generous for a CI machine running three test workers at once; a page that
+    # never answers still fails.
+    context.set_default_timeout(20_000)
+    context.set_default_navigation_timeout(30_000)
     page = context.new_page()
     page.errors = []  # uncaught exceptions in the page: a test can assert there are none
     page.on("pageerror", lambda error: page.errors.append(str(error)))

@@ -236,10 +236,9 @@ def test_a_reschedule_keeps_the_hold_and_says_so(page, live_server, artifact, la
         page.locator('#days [data-nav="next"]').click()
     page.locator(f'#days button.day[data-date="{later}"]').click()
     page.locator("#times button.slot").nth(2).click()
-    page.locator("#reschedule-submit").click()
-    page.wait_for_function(
-        "document.querySelector('#manage-status') === null || document.readyState === 'complete'"
-    )
+    # the page reloads once the move is answered: wait for that reload, not for a lull
+    with page.expect_navigation(wait_until="load"):
+        page.locator("#reschedule-submit").click()
     page.wait_for_load_state("networkidle")
     # then the booking moved, its money did not: still held, charged after the session
     row = booking_row(live_server, booking_id)
