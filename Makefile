@@ -29,15 +29,16 @@ run: install
 	scripts/system-deps.sh runtime
 	$(BIN)/python -m webapp.dev.run
 
-# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file per
-# worker at a time: much of it waits on localstripe, Chromium and SMTP, so three
-# workers keep two cores busy. TEST_WORKERS=0 runs it in this one process.
+# The suite runs in TEST_WORKERS processes (pytest-xdist), test by test; the
+# tests of a file that owns a Redis database stay together (xdist_group). Much
+# of the suite waits on localstripe, Chromium and SMTP, so three workers keep
+# two cores busy. TEST_WORKERS=0 runs it in this one process.
 TEST_WORKERS ?= 3
 
 test: install system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -72,7 +72,8 @@ from webapp.config import PROJECT_ROOT
 from webapp.extensions import limiter
 from webapp.mail.models import OutboundEmail
 
-pytestmark = [pytest.mark.stripe, pytest.mark.postgres]
+# Redis database 12 is this file's alone: its tests run in one test worker, one by one.
+pytestmark = [pytest.mark.stripe, pytest.mark.postgres, pytest.mark.xdist_group("redis-db-12")]
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 ROUNDS = 3

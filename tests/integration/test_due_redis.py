@@ -30,6 +30,8 @@ from webapp import tasks
 from webapp.booking.models import Booking
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
+# Redis database 13 is this file's alone: its tests run in one test worker, one by one.
+pytestmark = pytest.mark.xdist_group("redis-db-13")
 BOOKINGS = 30
 
 

@@ -31,6 +31,8 @@ from tests.support.recording_proxy import RecordingProxy
 from tests.support.requirements import unavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
+# Redis database 14 is this file's alone: its tests run in one test worker, one by one.
+pytestmark = pytest.mark.xdist_group("redis-db-14")
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,8 @@ from webapp.accounts.models import ApiToken, Freelancer
 
 PASSWORD = "correct horse battery"
 REDIS_URL = "redis://127.0.0.1:6379/11"
+# Redis database 11 is this file's alone: its tests run in one test worker, one by one.
+pytestmark = pytest.mark.xdist_group("redis-db-11")
 _addresses = count(1)
 
 

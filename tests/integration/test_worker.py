@@ -26,6 +26,8 @@ from webapp import tasks
 from webapp.config import PROJECT_ROOT
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
+# Redis database 15 is this file's alone: its tests run in one test worker, one by one.
+pytestmark = pytest.mark.xdist_group("redis-db-15")
 
 
 @pytest.fixture
