@@ -172,6 +172,36 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(load_freelancer)
     login_manager._session_identifier_generator = session_identifier
     app.after_request(_retry_after)
+    _only_decorated_limits(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+
+
+def _only_decorated_limits(app: Flask) -> None:
+    """Drop flask-limiter's before-request check when it has nothing to check.
+
+    That check evaluates default, application and blueprint limits on every
+    request. Acompte declares none: each limit decorates its view, and the
+    decorator's wrapper checks it when the view is called (deductions and
+    headers stay in flask-limiter's after-request hook). The check was a fifth
+    of a public page's time (issue 14). Configure any such limit and it stays.
+    """
+    manager = limiter.limit_manager
+    configured = (
+        manager.default_limits
+        or manager.application_limits
+        or getattr(manager, "_blueprint_limits", None)
+        or any(
+            app.config.get(name)
+            for name in (
+                "RATELIMIT_DEFAULT",
+                "RATELIMIT_APPLICATION",
+                "RATELIMIT_META",
+                "RATELIMIT_IN_MEMORY_FALLBACK",
+            )
+        )
+    )
+    hooks = app.before_request_funcs.get(None, [])
+    if not configured and limiter._check_request_limit in hooks:
+        hooks.remove(limiter._check_request_limit)

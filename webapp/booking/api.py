@@ -292,6 +292,10 @@ def public_freelancer(slug: str):
     return response.make_conditional(request)
 
 
+# Stateless, so one for every request: the public slots API is the hottest read.
+_SLOTS_QUERY = SlotsQuerySchema()
+
+
 @bp.get("/public/freelancers/<slug>/offerings/<int:offering_id>/slots")
 @documented(
     "Free slots between two dates, in the client's zone", response=_OBJECT, auth=False, tag="public"
@@ -299,7 +303,7 @@ def public_freelancer(slug: str):
 @answers_errors
 def public_slots(slug: str, offering_id: int):
     try:
-        query = SlotsQuerySchema().load(request.args.to_dict())
+        query = _SLOTS_QUERY.load(request.args.to_dict())
     except ValidationError as exc:
         raise ApiError(
             400, "Bad query parameters.", fields=flatten_messages(exc.messages)
