@@ -32,14 +32,7 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> Event:
     """Append one event; flushed, not committed."""
-    event = Event(
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        action=action,
-        actor=actor,
-        freelancer_id=freelancer_id,
-        data=data or {},
-    )
+    event = Event(**_columns(subject_type, subject_id, action, actor, freelancer_id, data))
     session.add(event)
     session.flush()
     return event
@@ -66,18 +59,26 @@ def append(
     payment writes record one or two per phase; issue 14). Call it with
     nothing of the timeline pending in the session, as `record` leaves it.
     """
-    session.connection().execute(
-        _insert(),
-        {
-            "occurred_at": utcnow(),
-            "subject_type": subject_type,
-            "subject_id": str(subject_id),
-            "action": action,
-            "actor": actor,
-            "freelancer_id": freelancer_id,
-            "data": data or {},
-        },
-    )
+    columns = _columns(subject_type, subject_id, action, actor, freelancer_id, data)
+    session.connection().execute(_insert(), {"occurred_at": utcnow(), **columns})
+
+
+def _columns(
+    subject_type: str,
+    subject_id: int | str,
+    action: str,
+    actor: str,
+    freelancer_id: int | None,
+    data: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "action": action,
+        "actor": actor,
+        "freelancer_id": freelancer_id,
+        "data": data or {},
+    }
 
 
 def timeline(session: Session, subject_type: str, subject_id: int | str) -> list[Event]:

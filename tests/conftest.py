@@ -206,21 +206,26 @@ def pg_url() -> str:
 def worker_database(url: str, worker: str) -> str:
     """`<name>_<worker>` on the same server, created if missing: one per xdist worker.
 
-    Every PostgreSQL test drops and recreates its database's schema, so two
-    workers sharing one database would wipe each other's tables mid-test.
+    Every PostgreSQL test drops and recreates its database, so two workers
+    sharing one would wipe each other's tables mid-test.
     """
+    return sibling_database(url, worker)
+
+
+def sibling_database(url: str, suffix: str) -> str:
+    """The URL of `<name>_<suffix>` on `url`'s server, created if missing."""
     from sqlalchemy.engine import make_url
 
     base = make_url(url)
-    name = f"{base.database}_{worker}"
-    engine = make_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"{base.database}_{suffix}"
+    admin = _admin_engine(url)
     try:
-        with engine.connect() as conn:
+        with admin.connect() as conn:
             exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
             if not exists:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
-        engine.dispose()
+        admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
 
 
@@ -243,6 +248,21 @@ def _admin_engine(url: str) -> Any:
     )
 
 
+def _recreate(url: str, name: str, template: str | None = None) -> None:
+    """Drop database `name` on `url`'s server and create it again (empty, or from `template`).
+
+    FORCE: a connection an earlier test leaked must not keep its data alive.
+    """
+    admin = _admin_engine(url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            source = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{source}'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_template(pg_url: str) -> str:
     """`<name>_template`: migrated to head once per test process, cloned by every test.
@@ -254,15 +274,8 @@ def pg_template(pg_url: str) -> str:
 
     base = make_url(pg_url)
     name = f"{base.database}_template"
-    admin = _admin_engine(pg_url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    url = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
+    _recreate(pg_url, name)
+    upgrade(base.set(database=name).render_as_string(hide_password=False))
     return name
 
 
@@ -271,15 +284,7 @@ def pg_database_url(pg_url: str, pg_template: str) -> str:
     """A migrated, empty PostgreSQL database for one test: a fresh clone of the template."""
     from sqlalchemy.engine import make_url
 
-    name = make_url(pg_url).database
-    admin = _admin_engine(pg_url)
-    try:
-        with admin.connect() as conn:
-            # FORCE: a connection an earlier test leaked must not keep its data alive.
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    finally:
-        admin.dispose()
+    _recreate(pg_url, make_url(pg_url).database, template=pg_template)
     return pg_url
 
 

@@ -110,23 +110,10 @@ def own_database(base_url: str) -> str:
     Other test runs reset TEST_DATABASE_URL's own schema whenever they start;
     the subprocesses here need the tables to stay put for the whole test.
     """
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import reset_postgres
+    from tests.conftest import reset_postgres, sibling_database
     from webapp.migrate import upgrade
 
-    url = make_url(base_url)
-    name = f"{url.database}_due_concurrency"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
-            if found.scalar() is None:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    own = url.set(database=name).render_as_string(hide_password=False)
+    own = sibling_database(base_url, "due_concurrency")
     reset_postgres(own)
     upgrade(own)
     return own
