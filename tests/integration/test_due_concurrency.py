@@ -10,9 +10,10 @@ twice), a fresh set of money work all due at one simulated time `T`:
 - 4 hold bookings whose hold was placed off-session at its `hold_due_at`:
   the hold is captured (and, being older than 6 hours, is also a candidate
   of the reconcile sweep: capture and re-read race each other);
-- 4 quotes with a delivered milestone, approved by the client once the
-  consumers are up (an approved milestone is due at once): charged
-  off-session;
+- 4 quotes with a milestone due on `T`'s date: charged off-session (an
+  approved milestone would be due at once, so the consumers' own periodic
+  task, at the real time, could charge it first and date its invoice a week
+  before the round's, which French numbering refuses);
 - 3 dunning cases opened at J+0 by a declined milestone charge
   (4000 0000 0000 0341, saved fine, every charge declined), at J+7 at `T`:
   retry_1 and retry_2 are recorded skipped, retry_3 is attempted, the
@@ -51,7 +52,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +179,6 @@ class Round:
     milestones: list[tuple[Quoted, int]] = field(default_factory=list)
     dunned: list[Dunned] = field(default_factory=list)
 
-    def approve(self) -> None:
-        for quoted, _ in self.milestones:
-            approve(quoted)
-
 
 def book_at(w: World, policy: str, start: datetime, **overrides: Any) -> Booked:
     """One booking at `start` (back-to-back slots: no buffer), the card saved."""
@@ -217,6 +214,15 @@ def delivered_quote(w: World, amount: int, card: str) -> Quoted:
             f"/api/v1/milestones/{milestone}/deliver", headers=w.headers, json={"note": "v1"}
         )
     )
+    return quoted
+
+
+def dated_quote(w: World, amount: int, card: str, on: date) -> Quoted:
+    """An accepted quote (card saved) whose one milestone is charged on its date, `on`."""
+    milestone = {"title": "Livraison", "amount_minor": amount, "trigger": "on_date"}
+    quoted = w.quote([{**milestone, "due_date": on.isoformat()}], total=amount)
+    quoted.accept(card)
+    assert ok(quoted.confirm())["status"] == "accepted"
     return quoted
 
 
@@ -303,10 +309,9 @@ def build_round(number: int, w: World, session: Session) -> Round:
 
     for n in range(MILESTONES):
         amount = 20_000 + 1_000 * n
-        # Approved only once the consumers run (`Round.approve`): an approved
-        # milestone is due at once, and their start-up periodic task (real
-        # time) would charge it before the run-due children are up.
-        built.milestones.append((delivered_quote(w, amount, "pm_card_visa"), amount))
+        # Due on T's date, not before: the consumers' periodic task runs at
+        # the real time all along and must leave these to the round.
+        built.milestones.append((dated_quote(w, amount, "pm_card_visa", when.date()), amount))
     return built
 
 
@@ -378,8 +383,7 @@ def run_concurrently(  # noqa: ANN001 (the app)
     """Two consumers and two run-due children at the round's T; returns once all have exited.
 
     The consumers start first and boot while `build` makes the round's data;
-    once they are up the round's milestones are approved, then the children
-    start.
+    once they are up the children start.
     """
     folder.mkdir()
     worker_logs = [folder / "worker-a.log", folder / "worker-b.log"]
@@ -401,7 +405,6 @@ def run_concurrently(  # noqa: ANN001 (the app)
         # time) have run, whichever consumer took them.
         wait_for(lambda: started(worker_logs) >= 2, "the workers never started", worker_logs)
         lap("workers up")
-        built.approve()
         command = [*flask, "billing", "run-due", "--now", when.isoformat()]
         names = [f"acompte-run-due-{folder.name}-{n}" for n in range(len(run_due_logs))]
         children = [
